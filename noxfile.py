@@ -1,0 +1,210 @@
+"""Nox sessions for djprocess.
+
+``nox`` alone runs the default combination (``tests``). ``nox -l`` lists every session.
+
+Python 3.12 and 3.13 must both be on ``PATH`` as ``python3.12`` and ``python3.13``
+(with pyenv: ``PYENV_VERSION=3.12.1:3.13.0 nox ...``).
+
+The integration tests need Redis (127.0.0.1:6379), RabbitMQ (127.0.0.1:5672, guest/guest)
+and PostgreSQL (127.0.0.1:5432, database ``test``). Extra arguments after ``--`` go to pytest:
+``nox -s tests -- -k watchdog -x``.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import shutil
+import zipfile
+
+import nox
+
+nox.needs_version = ">=2024.4.15"
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["tests"]
+
+ROOT = pathlib.Path(__file__).parent
+DEFAULT_PYTHON = "3.12"
+
+# Tool versions, pinned so that lint and typecheck give the same answer everywhere.
+RUFF = "ruff==0.17.6"
+MYPY = ("mypy==2.4.1", "django-stubs==6.1.2", "celery-types==0.26.0", "types-psutil")
+
+# ---------------------------------------------------------------------------------------------
+# The supported matrix, as data: (python, django, celery).
+#
+# Every row was checked to install and import (pip resolver + ``import celery.worker.control``
+# + an eager task round trip) in a fresh venv on 2026-11-29, with the newest patch release of
+# each series: Django 6.0.10 / 6.1.3, Celery 5.4.0 / 5.5.3 / 5.6.3 / 5.7.0.
+# A combination that cannot install is *left out of this list* with a comment saying why;
+# nothing is ever skipped at run time.
+#
+# Left out: none so far. (Django 6.x needs Python >= 3.12, so 3.10/3.11 are out of scope.)
+# ---------------------------------------------------------------------------------------------
+PYTHONS = ("3.12", "3.13")
+DJANGOS = ("6.0", "6.1")
+CELERYS = ("5.4", "5.5", "5.6", "5.7")
+
+MATRIX: list[tuple[str, str, str]] = [
+    ("3.12", "6.0", "5.4"),
+    ("3.12", "6.0", "5.5"),
+    ("3.12", "6.0", "5.6"),
+    ("3.12", "6.0", "5.7"),
+    ("3.12", "6.1", "5.4"),
+    ("3.12", "6.1", "5.5"),
+    ("3.12", "6.1", "5.6"),
+    ("3.12", "6.1", "5.7"),
+    ("3.13", "6.0", "5.4"),
+    ("3.13", "6.0", "5.5"),
+    ("3.13", "6.0", "5.6"),
+    ("3.13", "6.0", "5.7"),
+    ("3.13", "6.1", "5.4"),
+    ("3.13", "6.1", "5.5"),
+    ("3.13", "6.1", "5.6"),
+    ("3.13", "6.1", "5.7"),
+]
+
+OLDEST_CELERY = min(MATRIX, key=lambda row: tuple(map(int, row[2].split("."))))[2]
+NEWEST_CELERY = max(MATRIX, key=lambda row: tuple(map(int, row[2].split("."))))[2]
+NEWEST_DJANGO = max(MATRIX, key=lambda row: tuple(map(int, row[1].split("."))))[1]
+
+
+def _pins(django: str, celery: str) -> list[str]:
+    """Requirement specifiers that select the newest patch release of each series."""
+    return [f"django~={django}.0", f"celery~={celery}.0"]
+
+
+def _pytest(session: nox.Session, *paths: str, coverage: bool = False) -> None:
+    args = ["pytest", *paths]
+    if coverage:
+        args += ["--cov", "--cov-branch", "--cov-report=term-missing", "--cov-report=xml"]
+    session.run(*args, *session.posargs)
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def tests(session: nox.Session) -> None:
+    """The default combination: unit + integration + property tests, with branch coverage."""
+    session.install("-e", ".[dev]")
+    _pytest(session, "tests", coverage=True)
+
+
+@nox.session
+@nox.parametrize(
+    ("python", "django", "celery"),
+    [nox.param(py, dj, cel, id=f"py{py}-django{dj}-celery{cel}") for py, dj, cel in MATRIX],
+)
+def tests_matrix(session: nox.Session, django: str, celery: str) -> None:
+    """The whole test suite on one (Python, Django, Celery) combination of ``MATRIX``."""
+    # Not editable: this also proves the built package (migrations, templates) is complete.
+    session.install(".[dev]", *_pins(django, celery))
+    session.run("python", "-c", "import django, celery; print(django.__version__, celery.__version__)")
+    _pytest(session, "tests")
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def integration(session: nox.Session) -> None:
+    """Only tests/integration (real Redis, RabbitMQ, PostgreSQL and prefork workers)."""
+    session.install("-e", ".[dev]")
+    _pytest(session, "tests/integration")
+
+
+@nox.session(python=DEFAULT_PYTHON)
+@nox.parametrize("celery", [OLDEST_CELERY, NEWEST_CELERY])
+def integration_celery(session: nox.Session, celery: str) -> None:
+    """The integration suite against the oldest and the newest supported Celery."""
+    session.install(".[dev]", *_pins(NEWEST_DJANGO, celery))
+    session.run("python", "-c", "import celery; print('celery', celery.__version__)")
+    _pytest(session, "tests/integration")
+
+
+@nox.session(python=DEFAULT_PYTHON, name="property")
+def property_tests(session: nox.Session) -> None:
+    """Only tests/property (Hypothesis)."""
+    session.install("-e", ".[dev]")
+    _pytest(session, "tests/property")
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def nocelery(session: nox.Session) -> None:
+    """djprocess without Celery installed: unit tests not marked ``celery``."""
+    session.install("--no-deps", ".")
+    session.install(
+        "django>=6.0",
+        "django-model-utils>=5.0",
+        "psutil>=5.9",
+        "pytest>=7.0",
+        "pytest-django>=4.5",
+        "pytest-asyncio>=0.23",
+        "hypothesis>=6.100",
+    )
+    session.run(
+        "python",
+        "-c",
+        "import importlib.util, sys; "
+        "sys.exit('celery is installed' if importlib.util.find_spec('celery') else 0)",
+    )
+    session.run("python", "-c", "import djprocess, djprocess.models, djprocess.backends")
+    session.run("pytest", "tests/unit", "-m", "not celery", *session.posargs)
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install(RUFF)
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict (configured in pyproject.toml) over src/ with django-stubs and celery-types."""
+    session.install("-e", ".[dev]", *MYPY)
+    session.run("mypy", *session.posargs)
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the HTML docs with warnings as errors. Needs no network."""
+    session.install("-e", ".[example]", "-r", "docs/requirements.txt")
+    out = ROOT / "docs" / "_build" / "html"
+    shutil.rmtree(out, ignore_errors=True)
+    session.run(
+        "sphinx-build", "-W", "--keep-going", "-b", "html", "docs", str(out),
+        *session.posargs,
+    )  # fmt: skip
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def bench(session: nox.Session) -> None:
+    """Run benchmarks/run.py."""
+    script = ROOT / "benchmarks" / "run.py"
+    if not script.exists():
+        session.skip("benchmarks/run.py does not exist yet")
+    session.install("-e", ".[dev]")
+    session.run("python", str(script), *session.posargs)
+
+
+# What the wheel must contain, besides the modules themselves.
+WHEEL_MUST_CONTAIN = (
+    "djprocess/py.typed",
+    "djprocess_celery/py.typed",
+    "djprocess_example/py.typed",
+    "djprocess_example/migrations/__init__.py",
+)
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def build(session: nox.Session) -> None:
+    """python -m build (sdist + wheel), twine check --strict, and a look inside the wheel."""
+    session.install("build", "twine")
+    dist = ROOT / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    session.run("python", "-m", "build", "--outdir", str(dist))
+    files = sorted(str(p) for p in dist.iterdir())
+    session.run("twine", "check", "--strict", *files)
+    (wheel,) = dist.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    missing = [name for name in WHEEL_MUST_CONTAIN if name not in names]
+    if missing:
+        session.error(f"{wheel.name} lacks {missing}")
+    session.log(f"{wheel.name}: {len(names)} files, contains {', '.join(WHEEL_MUST_CONTAIN)}")

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class DjprocessConfig(AppConfig):
+    """Registers the djprocess system checks."""
+
+    name = "djprocess"
+    verbose_name = "djprocess"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.core import checks
+
+        from djprocess.checks import check_settings
+
+        checks.register(check_settings)

@@ -1,0 +1,116 @@
+"""System checks for the ``DJPROCESS_*`` settings (ids ``djprocess.E001``…).
+
+Registered by :class:`djprocess.apps.DjprocessConfig`; ``manage.py check`` and
+every management command run them, so a bad setting fails at startup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.apps import AppConfig
+from django.conf import settings as django_settings
+from django.core.checks import CheckMessage, Error
+from django.utils.module_loading import import_string
+
+from djprocess.conf import DEFAULTS
+
+
+def _value(name: str) -> Any:
+    return getattr(django_settings, name, DEFAULTS[name])
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _queue_errors(name: str, check_id: str) -> list[CheckMessage]:
+    value = _value(name)
+    if not isinstance(value, str) or not value.strip():
+        return [
+            Error(
+                f"{name} must be a non-empty string naming a Celery queue, got {value!r}.",
+                hint=f'Set {name} = "{DEFAULTS[name]}" (or another queue name) in your settings.',
+                id=check_id,
+            )
+        ]
+    return []
+
+
+def check_settings(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Validate every ``DJPROCESS_*`` setting; return the errors found."""
+    errors = _queue_errors("DJPROCESS_PROCESS_QUEUE", "djprocess.E001")
+    errors += _queue_errors("DJPROCESS_SUPERVISOR_QUEUE", "djprocess.E002")
+    process_queue = _value("DJPROCESS_PROCESS_QUEUE")
+    if not errors and process_queue == _value("DJPROCESS_SUPERVISOR_QUEUE"):
+        errors.append(
+            Error(
+                "DJPROCESS_PROCESS_QUEUE and DJPROCESS_SUPERVISOR_QUEUE are both "
+                f"{process_queue!r}: a watchdog would wait behind the very process it must stop.",
+                hint="Use two queues (defaults: 'processes' and 'supervisor') and separate workers.",
+                id="djprocess.E003",
+            )
+        )
+    retries = _value("DJPROCESS_KILL_TERM_RETRIES")
+    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+        errors.append(
+            Error(
+                f"DJPROCESS_KILL_TERM_RETRIES must be an integer >= 0, got {retries!r}.",
+                hint="Set DJPROCESS_KILL_TERM_RETRIES = 3 (0 sends SIGKILL at once).",
+                id="djprocess.E004",
+            )
+        )
+    for name, check_id in (
+        ("DJPROCESS_KILL_TERM_WAIT_SECONDS", "djprocess.E005"),
+        ("DJPROCESS_CONTROL_TIMEOUT_SECONDS", "djprocess.E008"),
+    ):
+        value = _value(name)
+        if not _is_number(value) or not 0 < value <= 3600:
+            errors.append(
+                Error(
+                    f"{name} must be a number of seconds > 0 and <= 3600, got {value!r}.",
+                    hint=f"Set {name} = {DEFAULTS[name]!r}.",
+                    id=check_id,
+                )
+            )
+    errors += _backend_errors()
+    per_page = _value("DJPROCESS_LOG_MAX_PER_PAGE")
+    if not isinstance(per_page, int) or isinstance(per_page, bool) or per_page < 1:
+        errors.append(
+            Error(
+                f"DJPROCESS_LOG_MAX_PER_PAGE must be an integer >= 1, got {per_page!r}.",
+                hint="Set DJPROCESS_LOG_MAX_PER_PAGE = 1000.",
+                id="djprocess.E009",
+            )
+        )
+    return errors
+
+
+def _backend_errors() -> list[CheckMessage]:
+    from djprocess.backends.base import BaseWorkerBackend
+
+    path = _value("DJPROCESS_WORKER_BACKEND")
+    try:
+        backend_class = import_string(path) if isinstance(path, str) else None
+    except ImportError as exc:
+        return [
+            Error(
+                f"DJPROCESS_WORKER_BACKEND {path!r} cannot be imported: {exc}.",
+                hint="Use a dotted path to a BaseWorkerBackend subclass, e.g. "
+                f"{DEFAULTS['DJPROCESS_WORKER_BACKEND']!r} (needs 'djprocess_celery' installed).",
+                id="djprocess.E006",
+            )
+        ]
+    if not (isinstance(backend_class, type) and issubclass(backend_class, BaseWorkerBackend)):
+        return [
+            Error(
+                f"DJPROCESS_WORKER_BACKEND {path!r} is not a subclass of "
+                "djprocess.backends.base.BaseWorkerBackend.",
+                hint="Point it at a class deriving from BaseWorkerBackend.",
+                id="djprocess.E007",
+            )
+        ]
+    return list(backend_class.check())

@@ -1,0 +1,104 @@
+"""``start()`` and ``cancel()``: what a caller (a view, a shell) does to a process."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils import timezone
+
+from djprocess import status
+from djprocess.backends import get_backend
+from djprocess.exceptions import ProcessNotSaved, ProcessNotStartable
+from djprocess.supervisor import kill_and_record
+from djprocess.transitions import compare_and_set, current_status, record
+
+if TYPE_CHECKING:
+    from djprocess.models import BaseProcess
+
+logger = logging.getLogger("djprocess.lifecycle")
+
+#: The largest accepted ``timeout``: a countdown beyond this is refused.
+MAX_TIMEOUT = timedelta(days=365)
+
+
+def validate_timeout(value: object) -> None:
+    """Raise :class:`ValidationError` (on field ``timeout``) unless ``value`` is a
+    :class:`~datetime.timedelta` with ``0 < value <= 365 days``."""
+    if not isinstance(value, timedelta):
+        raise ValidationError({"timeout": f"timeout must be a timedelta, got {value!r}"})
+    if value <= timedelta(0):
+        raise ValidationError({"timeout": f"timeout must be positive, got {value}"})
+    if value > MAX_TIMEOUT:
+        raise ValidationError({"timeout": f"timeout {value} is above the maximum {MAX_TIMEOUT}"})
+
+
+def start(process: BaseProcess) -> BaseProcess:
+    """Dispatch ``process`` and its watchdog through the configured backend.
+
+    Persists ``process.timeout`` as set on the instance. Raises
+    :class:`~djprocess.exceptions.ProcessNotSaved`, :class:`ValidationError` (bad
+    timeout) or :class:`~djprocess.exceptions.ProcessNotStartable` (not ``pending``,
+    or already dispatched); in each case nothing is dispatched. If the backend fails
+    the process is left ``pending`` and undispatched, and the error propagates.
+    """
+    if process.pk is None:
+        raise ProcessNotSaved(process, "start")
+    validate_timeout(process.timeout)
+    backend = get_backend()
+    claimed = compare_and_set(
+        process, [status.PENDING], where=Q(dispatched_at__isnull=True),
+        dispatched_at=timezone.now(), timeout=process.timeout,
+    )
+    if not claimed:
+        found = current_status(process)
+        detail = "already dispatched" if found == status.PENDING else ""
+        raise ProcessNotStartable(process, "start", found, detail)
+    try:
+        process_task_id, watchdog_task_id = backend.dispatch(process)
+    except BaseException as exc:
+        compare_and_set(process, [status.PENDING], dispatched_at=None)
+        process.log(f"dispatch failed, still pending: {type(exc).__name__}: {exc}", level="ERROR")
+        raise
+    # In eager mode the run already recorded its own task id: keep it.
+    type(process)._base_manager.filter(pk=process.pk, process_task_id="").update(
+        process_task_id=process_task_id
+    )
+    record(process, watchdog_task_id=watchdog_task_id)
+    process.refresh_from_db()
+    return process
+
+
+def cancel(process: BaseProcess) -> bool:
+    """Stop ``process`` in any state; it ends ``cancelled`` unless it had already ended.
+
+    A pending process never runs; a running one is killed with escalation (this call
+    waits for the kill, at most about ``retries × wait`` seconds). Returns True if
+    this call cancelled it, False if it had already ended (its status is unchanged).
+    Raises :class:`~djprocess.exceptions.ProcessNotSaved` for an unsaved instance.
+    """
+    if process.pk is None:
+        raise ProcessNotSaved(process, "cancel")
+    backend = get_backend()
+    now = timezone.now()
+    fields = {"finished_at": now, "stopped_by": "cancel"}
+    was_running = False
+    if not compare_and_set(process, [status.PENDING], status.CANCELLED, **fields):
+        was_running = compare_and_set(process, [status.RUNNING], status.CANCELLED, **fields)
+        if not was_running:
+            logger.info("cancel of %s pk=%s: already %s", process._meta.label, process.pk,
+                        current_status(process))
+            return False
+    process.refresh_from_db()
+    if process.watchdog_task_id:
+        backend.revoke_scheduled(process.watchdog_task_id)
+    if was_running:
+        kill_and_record(process, backend, "cancelled")
+    else:
+        if process.process_task_id:
+            backend.revoke_scheduled(process.process_task_id)
+        process.log("cancelled before it ran", level="WARNING")
+    return True

@@ -1,0 +1,62 @@
+"""Compare-and-set status changes.
+
+Every status change is one ``UPDATE … WHERE pk = %s AND status IN (…)``: the
+database decides who wins a race (a cancel against a watchdog, a late write from
+a killed run), never a value read earlier in Python. The instance passed in is
+updated only when the change won.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import Q
+from django.utils import timezone
+
+if TYPE_CHECKING:
+    from djprocess.models import BaseProcess
+
+
+def compare_and_set(
+    process: BaseProcess,
+    from_statuses: Iterable[str],
+    to_status: str | None = None,
+    *,
+    where: Q | None = None,
+    **values: Any,
+) -> bool:
+    """Set ``values`` (and ``status = to_status``) only if the row's status is in
+    ``from_statuses`` (and matches ``where``). Returns True if this call won."""
+    now = timezone.now()
+    if to_status is not None:
+        values["status"] = to_status
+        values["status_changed"] = now
+    values["modified"] = now
+    queryset = type(process)._base_manager.filter(pk=process.pk, status__in=list(from_statuses))
+    if where is not None:
+        queryset = queryset.filter(where)
+    won = queryset.update(**values) == 1
+    if won:
+        # Expressions (F()) are not copied to the instance; re-read them on demand.
+        plain = {k: v for k, v in values.items() if not hasattr(v, "resolve_expression")}
+        for name, value in plain.items():
+            setattr(process, name, value)
+    return won
+
+
+def current_status(process: BaseProcess) -> str:
+    """The status stored in the database now (refreshes ``process.status``).
+
+    Raises ``DoesNotExist`` if the row was deleted.
+    """
+    status: str = type(process)._base_manager.values_list("status", flat=True).get(pk=process.pk)
+    process.status = status
+    return status
+
+
+def record(process: BaseProcess, **values: Any) -> None:
+    """Write non-status fields (how a run ended) regardless of the status."""
+    type(process)._base_manager.filter(pk=process.pk).update(**values)
+    for name, value in values.items():
+        setattr(process, name, value)

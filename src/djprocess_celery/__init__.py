@@ -1,0 +1,1 @@
+"""Celery worker backend for djprocess: tasks, remote-control kill commands, backend."""

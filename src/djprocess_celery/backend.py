@@ -1,0 +1,196 @@
+"""The Celery worker backend: dispatch, escalating kill, revoke.
+
+``kill()`` cannot be ``revoke(terminate=True)``: a revoke forgets the task after the
+first signal, so a run that ignores SIGTERM would never get SIGKILL. Instead it
+drives the worker remote-control commands in :mod:`djprocess_celery.control`,
+which signal one pool child without forgetting the task, and polls until the task
+is gone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from celery import current_app
+from django.core.checks import CheckMessage, Error, Warning
+
+from djprocess.backends.base import BaseWorkerBackend, KillResult, Liveness
+from djprocess.conf import settings
+from djprocess.exceptions import KillControlError
+from djprocess.models import BaseProcess
+from djprocess.registry import label_of
+
+#: Immediate re-sends of a control command that got no reply.
+CONTROL_ATTEMPTS = 3
+#: Seconds between two status polls while waiting for a signalled run to end.
+POLL_INTERVAL_SECONDS = 0.05
+#: Seconds to wait for a run to be gone after SIGKILL.
+SIGKILL_WAIT_SECONDS = 10.0
+#: A control message older than this is ignored by the worker (stale replays).
+MESSAGE_TTL_SECONDS = 30.0
+
+
+def _json_pk(pk: Any) -> int | str:
+    return pk if isinstance(pk, int) else str(pk)
+
+
+class CeleryWorkerBackend(BaseWorkerBackend):
+    """Runs processes as Celery tasks on ``DJPROCESS_PROCESS_QUEUE`` with a watchdog on
+    ``DJPROCESS_SUPERVISOR_QUEUE``. Needs the prefork pool on the process workers."""
+
+    supports_kill = True
+    supports_probe = True
+
+    # -- dispatch -----------------------------------------------------------------
+
+    def dispatch(self, process: BaseProcess) -> tuple[str, str]:
+        """Send the watchdog (``countdown=process.timeout_seconds()``), then the process task.
+
+        Returns ``(process_task_id, watchdog_task_id)``. Transport errors propagate;
+        if the process task cannot be sent the watchdog is revoked.
+        """
+        from djprocess_celery.tasks import run_process, watchdog
+
+        args = (label_of(process), _json_pk(process.pk))
+        guard = watchdog.apply_async(
+            args, countdown=process.timeout_seconds(), queue=settings.SUPERVISOR_QUEUE,
+            serializer="json",
+        )
+        try:
+            run = run_process.apply_async(args, queue=settings.PROCESS_QUEUE, serializer="json")
+        except BaseException:
+            self.revoke_scheduled(guard.id)
+            raise
+        return run.id, guard.id
+
+    def revoke_scheduled(self, task_id: str) -> None:
+        """Revoke ``task_id`` (no terminate): a countdown task is then discarded."""
+        if task_id and not self.is_eager():
+            current_app.control.revoke(task_id)
+
+    def is_eager(self) -> bool:
+        return bool(current_app.conf.task_always_eager)
+
+    # -- control commands ---------------------------------------------------------
+
+    def _broadcast(self, command: str, hostname: str, **arguments: Any) -> list[dict[str, Any]]:
+        """Send ``command`` and return the replies; re-send at once on silence.
+
+        Raises :class:`KillControlError` after ``CONTROL_ATTEMPTS`` silent tries.
+        """
+        arguments["deadline"] = time.time() + MESSAGE_TTL_SECONDS
+        options: dict[str, Any] = {"reply": True, "timeout": settings.CONTROL_TIMEOUT_SECONDS}
+        if hostname:
+            options.update(destination=[hostname], limit=1)
+        last_error: Exception | None = None
+        for _ in range(CONTROL_ATTEMPTS):
+            try:
+                replies = current_app.control.broadcast(command, arguments=arguments, **options)
+            except Exception as exc:  # noqa: BLE001 - transport errors: retry at once
+                last_error = exc
+                continue
+            answers = [answer for reply in replies or [] for answer in reply.values()]
+            answers = [a for a in answers if isinstance(a, dict) and not a.get("stale")]
+            if answers:
+                return answers
+        where = hostname or "any worker"
+        detail = f": {last_error}" if last_error else ""
+        raise KillControlError(
+            f"no reply from {where} to {command} after {CONTROL_ATTEMPTS} tries{detail}"
+        )
+
+    def _status(self, task_id: str, hostname: str, pid: int | None) -> dict[str, Any]:
+        answers = self._broadcast("djprocess_status", hostname, task_id=task_id, pid=pid)
+        found = [a for a in answers if a.get("found")]
+        return found[0] if found else {"found": False}
+
+    def _signal(
+        self, task_id: str, signal_name: str, hostname: str, pid: int | None, *, tree: bool
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + SIGKILL_WAIT_SECONDS
+        while True:
+            answers = self._broadcast(
+                "djprocess_signal", hostname, task_id=task_id, signal_name=signal_name,
+                pid=pid, tree=tree,
+            )
+            found = [a for a in answers if a.get("found")]
+            answer = found[0] if found else {"found": False}
+            # "starting": handed to a child that has not acknowledged yet; ask again.
+            if not answer.get("starting") or time.monotonic() > deadline:
+                return answer
+            time.sleep(POLL_INTERVAL_SECONDS)
+
+    def _wait_gone(self, task_id: str, hostname: str, pid: int | None, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while True:
+            if not self._status(task_id, hostname, pid).get("found"):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(POLL_INTERVAL_SECONDS)
+
+    # -- the contract -------------------------------------------------------------
+
+    def kill(self, task_id: str, *, hostname: str = "", pid: int | None = None) -> KillResult:
+        """SIGTERM up to ``DJPROCESS_KILL_TERM_RETRIES`` times, each followed by up to
+        ``DJPROCESS_KILL_TERM_WAIT_SECONDS`` of polling, then SIGKILL to the pool child
+        and every process it started, and confirm the task is gone.
+
+        Raises :class:`~djprocess.exceptions.KillControlError` if the worker never answers.
+        """
+        retries = settings.KILL_TERM_RETRIES
+        wait = settings.KILL_TERM_WAIT_SECONDS
+        common = {"term_retries": retries, "hostname": hostname}
+        term_sent = 0
+        for _ in range(retries):
+            answer = self._signal(task_id, "SIGTERM", hostname, pid, tree=False)
+            if not answer.get("found"):
+                return KillResult(found=term_sent > 0, gone=True, term_sent=term_sent, **common)
+            term_sent += 1
+            pid = answer.get("pid") or pid
+            if self._wait_gone(task_id, hostname, pid, wait):
+                return KillResult(found=True, gone=True, term_sent=term_sent, pid=pid, **common)
+        answer = self._signal(task_id, "SIGKILL", hostname, pid, tree=True)
+        if not answer.get("found"):
+            return KillResult(found=term_sent > 0, gone=True, term_sent=term_sent, **common)
+        gone = self._wait_gone(task_id, hostname, pid, SIGKILL_WAIT_SECONDS)
+        return KillResult(
+            found=True, gone=gone, term_sent=term_sent, kill_sent=True, pid=pid, **common
+        )
+
+    def probe(self, task_id: str, *, hostname: str = "", pid: int | None = None) -> Liveness:
+        """Ask the worker whether ``task_id`` still runs (``UNREACHABLE`` if it is silent)."""
+        try:
+            answer = self._status(task_id, hostname, pid)
+        except KillControlError:
+            return Liveness.UNREACHABLE
+        return Liveness.RUNNING if answer.get("found") else Liveness.NOT_RUNNING
+
+    @classmethod
+    def check(cls, **kwargs: Any) -> Sequence[CheckMessage]:
+        """Report Celery configuration that would break djprocess (ids ``djprocess_celery.*``)."""
+        messages: list[CheckMessage] = []
+        conf = current_app.conf
+        accepted = set(conf.accept_content or [])
+        if accepted and "json" not in accepted and "application/json" not in accepted:
+            messages.append(
+                Error(
+                    f"Celery accept_content={sorted(accepted)!r} does not accept JSON: "
+                    "djprocess task messages are JSON.",
+                    hint="Add 'json' to CELERY_ACCEPT_CONTENT.",
+                    id="djprocess_celery.E001",
+                )
+            )
+        pool = conf.worker_pool
+        if pool not in (None, "prefork", "celery.concurrency.prefork:TaskPool"):
+            messages.append(
+                Warning(
+                    f"Celery worker_pool={pool!r} cannot terminate a running task: "
+                    "djprocess timeouts and cancel() would not stop work.",
+                    hint="Use the prefork pool (celery worker -P prefork).",
+                    id="djprocess_celery.W001",
+                )
+            )
+        return messages

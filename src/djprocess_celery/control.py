@@ -1,0 +1,99 @@
+"""Worker remote-control commands behind the escalating kill.
+
+They run in the worker's *main* process, which knows which pool child runs which
+task. ``revoke(terminate=True)`` forgets a task after the first signal, so it
+cannot escalate; these commands only signal, and report what they found:
+
+* ``djprocess_signal`` sends one signal to the pool child running ``task_id``
+  (and, with ``tree=True``, to every process that child started);
+* ``djprocess_status`` reports whether ``task_id`` still runs.
+
+A pid is signalled only if the worker's own bookkeeping says that pid runs that
+task id now (and matches ``pid`` when given), so a child that moved on to
+another task is never hit. A command whose ``deadline`` has passed is ignored:
+``filesystem://`` keeps broadcasts sent while no worker ran and replays them.
+"""
+
+from __future__ import annotations
+
+import signal as signals
+import time
+from typing import Any
+
+import psutil
+from celery.worker import state as worker_state
+from celery.worker.control import control_command, inspect_command
+
+
+def _find(task_id: str) -> Any:
+    for request in list(worker_state.active_requests):
+        if request.id == task_id:
+            return request
+    for request in list(worker_state.reserved_requests):
+        if request.id == task_id:
+            return request
+    return None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _describe(task_id: str, pid: int | None) -> dict[str, Any]:
+    request = _find(task_id)
+    if request is None:
+        return {"found": False}
+    worker_pid = request.worker_pid
+    if worker_pid is None:
+        # Received or handed to the pool but not yet acknowledged by a child.
+        return {"found": True, "starting": True, "pid": None}
+    if pid is not None and worker_pid != pid:
+        return {"found": False, "mismatch": worker_pid}
+    return {"found": True, "pid": worker_pid, "alive": _pid_alive(worker_pid)}
+
+
+@inspect_command(args=[("task_id", str), ("pid", int)])
+def djprocess_status(
+    state: Any, task_id: str, pid: int | None = None, deadline: float | None = None, **kwargs: Any
+) -> dict[str, Any]:
+    """Report whether ``task_id`` runs here: ``{"found": bool, "pid": int, "alive": bool}``."""
+    if deadline is not None and time.time() > deadline:
+        return {"stale": True}
+    return _describe(task_id, pid)
+
+
+@control_command(args=[("task_id", str), ("signal_name", str), ("pid", int)])
+def djprocess_signal(
+    state: Any,
+    task_id: str,
+    signal_name: str = "SIGTERM",
+    pid: int | None = None,
+    tree: bool = False,
+    deadline: float | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """Send ``signal_name`` to the pool child running ``task_id`` (and its tree)."""
+    if deadline is not None and time.time() > deadline:
+        return {"stale": True}
+    signum = signals.Signals[signal_name]
+    found = _describe(task_id, pid)
+    if not found.get("found") or found.get("pid") is None:
+        return found
+    child = found["pid"]
+    descendants: list[psutil.Process] = []
+    if tree:
+        try:
+            descendants = psutil.Process(child).children(recursive=True)
+        except psutil.NoSuchProcess:
+            pass
+    # terminate_job checks the pid belongs to this pool before signalling it.
+    state.consumer.pool.terminate_job(child, signum)
+    for process in descendants:
+        try:
+            process.send_signal(signum)
+        except psutil.NoSuchProcess:
+            pass
+    return {"found": True, "pid": child, "signalled": signal_name, "tree": len(descendants)}

@@ -1,0 +1,13 @@
+"""The example's Celery app (``celery -A djprocess_example.celery worker …``)."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "djprocess_example.settings")
+
+app = Celery("djprocess_example")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,118 @@
+"""The demo: four processes on real prefork workers, on SQLite and ``filesystem://``.
+
+(a) logs and succeeds; (b) overruns a 2 s timeout and obeys SIGTERM; (c) ignores
+SIGTERM and must be SIGKILLed; (d) is cancelled while running. Prints each one's
+status, duration and first log page, stops the workers and exits 0 when every
+process ended as expected and nothing was left running.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+EXPECTED = {"a": "succeeded", "b": "timed_out", "c": "timed_out", "d": "cancelled"}
+
+
+def _wait_for(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.1)
+
+
+def _configure(broker: str, state: Path) -> None:
+    os.environ["DJANGO_SETTINGS_MODULE"] = "djprocess_example.settings"
+    os.environ["EXAMPLE_STATE_DIR"] = str(state)
+    os.environ["EXAMPLE_BROKER_URL"] = broker
+    os.environ["EXAMPLE_DB"] = f"sqlite:///{state / 'db.sqlite3'}"
+    for folder in ("broker/queue", "broker/control"):
+        (state / folder).mkdir(parents=True, exist_ok=True)
+
+
+def run_demo(broker: str = "filesystem://", state_dir: str | None = None) -> int:
+    """Run the demo; returns the process exit code (0 when all four ended as expected)."""
+    state = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="djprocess-demo-"))
+    _configure(broker, state)
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from djprocess_example.celery import app
+    from djprocess_example.models import ExampleProcess
+    from djprocess_example.workers import Worker, wait_until_ready
+
+    call_command("migrate", verbosity=0)
+    env = {key: os.environ[key] for key in (
+        "DJANGO_SETTINGS_MODULE", "EXAMPLE_STATE_DIR", "EXAMPLE_BROKER_URL", "EXAMPLE_DB")}
+    if not broker.startswith("filesystem://"):
+        with app.connection_for_write() as connection:
+            for queue in ("processes", "supervisor"):
+                try:
+                    connection.default_channel.queue_purge(queue)
+                except Exception:  # noqa: BLE001 - a queue that does not exist yet
+                    pass
+    workers = [
+        Worker("processes", 3, env, state / "worker-processes.log"),
+        Worker("supervisor", 2, env, state / "worker-supervisor.log"),
+    ]
+    print(f"djprocess demo: broker {broker}, database {state / 'db.sqlite3'}")
+    print("starting workers: celery worker -Q processes -P prefork / -Q supervisor -P prefork")
+    for worker in workers:
+        worker.start()
+    processes: dict[str, Any] = {}
+    try:
+        wait_until_ready(app, workers)
+        processes["a"] = ExampleProcess.objects.create(kind="succeed", seconds=1, lines=3)
+        processes["b"] = ExampleProcess.objects.create(kind="sleep", seconds=60)
+        processes["c"] = ExampleProcess.objects.create(kind="ignore_term", seconds=60)
+        processes["d"] = ExampleProcess.objects.create(kind="sleep", seconds=60)
+        processes["b"].timeout = timedelta(seconds=2)
+        processes["c"].timeout = timedelta(seconds=2)
+        for process in processes.values():
+            process.start()
+        d = processes["d"]
+        _wait_for(lambda: ExampleProcess.objects.get(pk=d.pk).status == "running", 60,
+                  "process d to start running")
+        print("cancelling d while it runs ...")
+        d.cancel()
+        _wait_for(
+            lambda: all(ExampleProcess.objects.get(pk=p.pk).is_terminal
+                        for p in processes.values()),
+            90, "all four processes to end",
+        )
+    finally:
+        for worker in workers:
+            worker.stop()
+    return _report(processes, workers, cleanup=None if state_dir else state)
+
+
+def _report(processes: dict[str, Any], workers: list[Any], cleanup: Path | None) -> int:
+    ok = True
+    for name, process in processes.items():
+        process.refresh_from_db()
+        expected = EXPECTED[name]
+        mark = "ok" if process.status == expected else f"EXPECTED {expected}"
+        ok &= process.status == expected
+        print(f"\n({name}) {process.kind}: {process.status} [{mark}] "
+              f"in {process.duration}  {process.termination}")
+        page = process.paginate_logs(page=1, per_page=50)
+        for entry in page:
+            print(f"    {entry.sequence:>3} {entry.level:<8} {entry.message.splitlines()[0]}")
+        if page.paginator.num_pages > 1:
+            print(f"    ... {page.paginator.count} lines in {page.paginator.num_pages} pages")
+    leftovers = [proc for worker in workers for proc in worker.session_processes()]
+    print(f"\nworkers stopped; leftover processes: {len(leftovers)}")
+    ok &= not leftovers
+    if cleanup is not None:
+        shutil.rmtree(cleanup, ignore_errors=True)
+    print("demo OK" if ok else "demo FAILED")
+    return 0 if ok else 1

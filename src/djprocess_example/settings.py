@@ -1,0 +1,100 @@
+"""Settings for the example project and the demo (real workers, SQLite by default).
+
+Environment knobs (all optional):
+
+* ``EXAMPLE_DB``: ``sqlite:////abs/path.sqlite3`` (default: ``.demo/db.sqlite3``
+  under the current directory) or ``postgres://user@host:port/name``;
+* ``EXAMPLE_BROKER_URL``: a Celery broker URL (default ``filesystem://``);
+* ``EXAMPLE_BROKER_DIR``: folder of the ``filesystem://`` broker (default ``.demo/broker``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+STATE_DIR = Path(os.environ.get("EXAMPLE_STATE_DIR", Path.cwd() / ".demo"))
+
+SECRET_KEY = os.environ.get("EXAMPLE_SECRET_KEY", "djprocess-example-not-secret")
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+USE_TZ = True
+TIME_ZONE = "UTC"
+ROOT_URLCONF = "djprocess_example.urls"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "djprocess",
+    "djprocess_celery",
+    "djprocess_example",
+]
+
+
+def database_from_url(url: str) -> dict[str, Any]:
+    """``sqlite:////abs/path`` or ``postgres://user@host:port/name`` → a DATABASES entry."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": parsed.path or ":memory:",
+            # Writers from several processes: take the write lock up front (a read
+            # then write in DEFERRED mode fails at once with "database is locked").
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    if parsed.scheme in ("postgres", "postgresql"):
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": parsed.path.lstrip("/") or "test",
+            "USER": parsed.username or "postgres",
+            "PASSWORD": parsed.password or "",
+            "HOST": parsed.hostname or "127.0.0.1",
+            "PORT": str(parsed.port or 5432),
+        }
+    raise ValueError(f"EXAMPLE_DB {url!r}: use sqlite:////path or postgres://user@host/name")
+
+
+DATABASES = {
+    "default": database_from_url(
+        os.environ.get("EXAMPLE_DB", f"sqlite:///{STATE_DIR / 'db.sqlite3'}")
+    )
+}
+
+BROKER_DIR = Path(os.environ.get("EXAMPLE_BROKER_DIR", STATE_DIR / "broker"))
+CELERY_BROKER_URL = os.environ.get("EXAMPLE_BROKER_URL", "filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "control_folder": str(BROKER_DIR / "control"),
+        "store_processed": False,
+    }
+# The worker's main process must keep reading control messages while its pool is
+# busy, or a kill waits behind queued work (celery#2070).
+CELERY_WORKER_POOL_PUTLOCKS = False
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ACKS_LATE = False
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+DJPROCESS_PROCESS_QUEUE = "processes"
+DJPROCESS_SUPERVISOR_QUEUE = "supervisor"
+DJPROCESS_KILL_TERM_RETRIES = int(os.environ.get("EXAMPLE_KILL_TERM_RETRIES", "3"))
+DJPROCESS_KILL_TERM_WAIT_SECONDS = float(os.environ.get("EXAMPLE_KILL_TERM_WAIT_SECONDS", "1"))
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+}
