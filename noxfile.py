@@ -97,7 +97,9 @@ def tests_matrix(session: nox.Session, django: str, celery: str) -> None:
     """The whole test suite on one (Python, Django, Celery) combination of ``MATRIX``."""
     # Not editable: this also proves the built package (migrations, templates) is complete.
     session.install(".[dev]", *_pins(django, celery))
-    session.run("python", "-c", "import django, celery; print(django.__version__, celery.__version__)")
+    session.run(
+        "python", "-c", "import django, celery; print(django.__version__, celery.__version__)"
+    )
     _pytest(session, "tests")
 
 
@@ -124,6 +126,21 @@ def property_tests(session: nox.Session) -> None:
     _pytest(session, "tests/property")
 
 
+# Settings for the unit tests without Celery: like settings_test, minus djprocess_celery.
+NOCELERY_SETTINGS = "djprocess_example.settings_nocelery"
+
+# The core package imports and sets up without Celery (djprocess_celery is not installed here).
+NOCELERY_SMOKE = """
+import django
+from django.conf import settings
+settings.configure(INSTALLED_APPS=["django.contrib.contenttypes", "djprocess"])
+django.setup()
+import djprocess.backends, djprocess.checks, djprocess.lifecycle, djprocess.models
+import djprocess.runner, djprocess.supervisor
+print("djprocess imports without celery")
+"""
+
+
 @nox.session(python=DEFAULT_PYTHON)
 def nocelery(session: nox.Session) -> None:
     """djprocess without Celery installed: unit tests not marked ``celery``."""
@@ -143,8 +160,10 @@ def nocelery(session: nox.Session) -> None:
         "import importlib.util, sys; "
         "sys.exit('celery is installed' if importlib.util.find_spec('celery') else 0)",
     )
-    session.run("python", "-c", "import djprocess, djprocess.models, djprocess.backends")
-    session.run("pytest", "tests/unit", "-m", "not celery", *session.posargs)
+    session.run("python", "-c", NOCELERY_SMOKE)
+    session.run(
+        "pytest", "tests/unit", "-m", "not celery", f"--ds={NOCELERY_SETTINGS}", *session.posargs
+    )
 
 
 @nox.session(python=DEFAULT_PYTHON)

@@ -15,12 +15,13 @@ sys.path.insert(0, str(ROOT / "src"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "djprocess_example.settings_test")
 
 import django  # noqa: E402
+from sphinx.application import Sphinx  # noqa: E402
 
 django.setup()
 
 project = "djprocess"
 author = "djprocess developers"
-copyright = "djprocess developers"  # noqa: A001
+copyright = "djprocess developers"
 
 try:
     from importlib.metadata import version as _version
@@ -63,7 +64,7 @@ html_title = f"djprocess {release}"
 html_static_path: list[str] = []
 
 
-def setup(app):  # type: ignore[no-untyped-def]
+def setup(app: Sphinx) -> None:
     """``.. setting::``/``:setting:`` and ``.. check::``/``:check:`` cross-references."""
     app.add_crossref_type(
         directivename="setting", rolename="setting", indextemplate="pair: %s; setting"

@@ -83,11 +83,15 @@ def cancel(process: BaseProcess) -> bool:
     if process.pk is None:
         raise ProcessNotSaved(process, "cancel")
     backend = get_backend()
-    now = timezone.now()
-    fields = {"finished_at": now, "stopped_by": "cancel"}
     was_running = False
-    if not compare_and_set(process, [status.PENDING], status.CANCELLED, **fields):
-        was_running = compare_and_set(process, [status.RUNNING], status.CANCELLED, **fields)
+    if not compare_and_set(
+        process, [status.PENDING], status.CANCELLED, finished_at=timezone.now(),
+        stopped_by="cancel",
+    ):
+        # finished_at is set by kill_and_record once the run is really gone.
+        was_running = compare_and_set(
+            process, [status.RUNNING], status.CANCELLED, stopped_by="cancel"
+        )
         if not was_running:
             logger.info("cancel of %s pk=%s: already %s", process._meta.label, process.pk,
                         current_status(process))

@@ -126,6 +126,15 @@ class BaseProcess(TimeStampedModel, StatusModel):
         return self.status in statuses.TERMINAL
 
     @property
+    def is_finished(self) -> bool:
+        """True once the run is really over (as last loaded): ``finished_at`` is set.
+
+        A process cancelled or timed out while running is terminal at once, but
+        finished only after its kill completed.
+        """
+        return self.finished_at is not None
+
+    @property
     def duration(self) -> timedelta | None:
         """Time from start to finish (or to now while running); None if never started."""
         if self.started_at is None:

@@ -19,6 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from djprocess import logcapture, status
+from djprocess.backends import get_backend
 from djprocess.exceptions import ProcessNotSaved, ProcessTerminated
 from djprocess.signalguard import SignalGuard
 from djprocess.transitions import compare_and_set, current_status
@@ -101,7 +102,21 @@ def execute(process: BaseProcess, *, task_id: str = "", hostname: str = "") -> s
             # The signal may have interrupted a query: start from fresh connections.
             for connection in connections.all(initialized_only=True):
                 connection.close()
-        return _finish(process, failure, trace if failure else "", terminated)
+        final = _finish(process, failure, trace if failure else "", terminated)
+    _revoke_watchdog(process)
+    return final
+
+
+def _revoke_watchdog(process: BaseProcess) -> None:
+    """Best effort: a watchdog left scheduled would only be a no-op, but it holds
+    worker memory until its countdown ends."""
+    process.refresh_from_db(fields=["watchdog_task_id", "status"])
+    if not process.watchdog_task_id or process.status not in (status.SUCCEEDED, status.FAILED):
+        return
+    try:
+        get_backend().revoke_scheduled(process.watchdog_task_id)
+    except Exception:  # noqa: BLE001 - the run's outcome is already recorded
+        logger.warning("could not revoke watchdog %s", process.watchdog_task_id, exc_info=True)
 
 
 def _finish(

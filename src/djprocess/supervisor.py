@@ -11,6 +11,7 @@ write from the dying run can change it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("djprocess.supervisor")
 
+#: A deadline closer than this is waited for inline instead of re-arming.
+INLINE_WAIT_SECONDS = 1.0
+
 #: Outcomes returned by :func:`fire_watchdog`.
 NOOP, REARMED, TIMED_OUT, WORKER_LOST, SKIPPED_EAGER = (
     "noop", "rearmed", "timed_out", "worker_lost", "skipped_eager",
@@ -38,7 +42,8 @@ def kill_and_record(
     process: BaseProcess, backend: BaseWorkerBackend, why: str
 ) -> KillResult:
     """Kill the run of ``process`` (already moved to a terminal status by the caller)
-    and record how: ``stop_signal``, ``termination`` and a log line ``"<why>: <how>"``."""
+    and record how: ``stop_signal``, ``termination``, ``finished_at`` (now: the run is
+    over) and a log line ``"<why>: <how>"``."""
     process.refresh_from_db(fields=["process_task_id", "worker_hostname", "worker_pid"])
     try:
         result = backend.kill(
@@ -48,7 +53,11 @@ def kill_and_record(
         # The status is already final; say loudly that the run may still be alive.
         result = KillResult(found=True, gone=False, error=str(exc))
     how = result.describe()
-    record(process, stop_signal=result.signal_name, termination=how[:255])
+    # finished_at marks the moment the run was really over, not when it was decided.
+    record(
+        process, stop_signal=result.signal_name, termination=how[:255],
+        finished_at=timezone.now(),
+    )
     process.log(f"{why}: {how}", level="WARNING" if result.gone or not result.found else "ERROR")
     return result
 
@@ -101,10 +110,17 @@ def fire_watchdog(
         logger.info("watchdog for %s: not started yet, re-armed", label)
         return REARMED
     deadline = process.started_at + process.timeout
-    if now < deadline:
-        rearm(max((deadline - now).total_seconds(), 0.01))
+    remaining = (deadline - now).total_seconds()
+    if remaining > INLINE_WAIT_SECONDS:
+        rearm(remaining)
         logger.info("watchdog for %s: started late, re-armed until %s", label, deadline)
         return REARMED
+    if remaining > 0:
+        # A countdown this short would be late by the worker's timer precision.
+        time.sleep(remaining)
+        now = timezone.now()
+        if current_status(process) != status.RUNNING:
+            return NOOP
     if backend.supports_probe:
         process.refresh_from_db(fields=["process_task_id", "worker_hostname", "worker_pid"])
         liveness = backend.probe(
@@ -119,9 +135,7 @@ def fire_watchdog(
             if mark_worker_lost(process, reason):
                 return WORKER_LOST
             return NOOP
-    won = compare_and_set(
-        process, [status.RUNNING], status.TIMED_OUT, finished_at=now, stopped_by="watchdog",
-    )
+    won = compare_and_set(process, [status.RUNNING], status.TIMED_OUT, stopped_by="watchdog")
     if not won:
         logger.info("watchdog for %s: lost the race, now %s", label, current_status(process))
         return NOOP

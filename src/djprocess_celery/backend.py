@@ -87,7 +87,13 @@ class CeleryWorkerBackend(BaseWorkerBackend):
         last_error: Exception | None = None
         for _ in range(CONTROL_ATTEMPTS):
             try:
-                replies = current_app.control.broadcast(command, arguments=arguments, **options)
+                # A fresh connection each time: kombu remembers declared reply
+                # queues per connection, and an auto-deleted one is then never
+                # declared again (replies silently lost on filesystem://).
+                with current_app.connection_for_write() as connection:
+                    replies = current_app.control.broadcast(
+                        command, arguments=arguments, connection=connection, **options
+                    )
             except Exception as exc:  # noqa: BLE001 - transport errors: retry at once
                 last_error = exc
                 continue
@@ -125,7 +131,9 @@ class CeleryWorkerBackend(BaseWorkerBackend):
     def _wait_gone(self, task_id: str, hostname: str, pid: int | None, seconds: float) -> bool:
         deadline = time.monotonic() + seconds
         while True:
-            if not self._status(task_id, hostname, pid).get("found"):
+            answer = self._status(task_id, hostname, pid)
+            # A dead (or zombie) child is gone even before the pool notices it.
+            if not answer.get("found") or answer.get("alive") is False:
                 return True
             if time.monotonic() >= deadline:
                 return False

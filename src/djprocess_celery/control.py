@@ -16,6 +16,7 @@ another task is never hit. A command whose ``deadline`` has passed is ignored:
 
 from __future__ import annotations
 
+import os
 import signal as signals
 import time
 from typing import Any
@@ -38,6 +39,13 @@ def _find(task_id: str) -> Any:
 def _pid_alive(pid: int) -> bool:
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _is_pool_child(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).ppid() == os.getpid()
     except psutil.NoSuchProcess:
         return False
 
@@ -89,8 +97,16 @@ def djprocess_signal(
             descendants = psutil.Process(child).children(recursive=True)
         except psutil.NoSuchProcess:
             pass
-    # terminate_job checks the pid belongs to this pool before signalling it.
-    state.consumer.pool.terminate_job(child, signum)
+    if not _is_pool_child(child):
+        return {"found": False, "not_child": child}
+    if signum == signals.SIGKILL:
+        # Marks the job as terminated so the pool reports it as revoked.
+        state.consumer.pool.terminate_job(child, signum)
+    else:
+        # Not terminate_job: it flags the child as terminating and the pool then
+        # waits for it to exit, stalling this main loop while the run ignores
+        # SIGTERM. A plain signal keeps the child; our handler ends the run.
+        os.kill(child, signum)
     for process in descendants:
         try:
             process.send_signal(signum)

@@ -85,7 +85,7 @@ def run_demo(broker: str = "filesystem://", state_dir: str | None = None) -> int
         print("cancelling d while it runs ...")
         d.cancel()
         _wait_for(
-            lambda: all(ExampleProcess.objects.get(pk=p.pk).is_terminal
+            lambda: all(ExampleProcess.objects.get(pk=p.pk).is_finished
                         for p in processes.values()),
             90, "all four processes to end",
         )

@@ -75,11 +75,15 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(BROKER_DIR / "queue"),
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        # The default 1 s poll makes every control round trip take ~1-2 s.
+        "polling_interval": 0.05,
     }
 # The worker's main process must keep reading control messages while its pool is
 # busy, or a kill waits behind queued work (celery#2070).
 CELERY_WORKER_POOL_PUTLOCKS = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Countdown (watchdog) tasks fire up to this many seconds late (default 1.0).
+CELERY_WORKER_TIMER_PRECISION = 0.1
 CELERY_TASK_ACKS_LATE = False
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"

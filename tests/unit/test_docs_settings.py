@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def _documented(page: Path, directive: str, name_pattern: str) -> tuple[set[str]
     anchors = set(re.findall(rf"^\.\. {directive}:: ({name_pattern})\s*$", text, re.MULTILINE))
     headings: set[str] = set()
     lines = text.splitlines()
-    for title, underline in zip(lines, lines[1:], strict=False):
+    for title, underline in itertools.pairwise(lines):
         match = re.match(rf"^``({name_pattern})``", title)
         if match and re.fullmatch(r"([-~^=])\1*", underline) and len(underline) >= len(title):
             headings.add(match.group(1))
