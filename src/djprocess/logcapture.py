@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
 
+#: djprocess's own loggers: they describe the run, they are not part of it.
+_OWN_LOGGERS = ("djprocess.", "djprocess_celery.")
+
 _current: ContextVar[BaseProcess | None] = ContextVar("djprocess_current_process", default=None)
 _writing: ContextVar[bool] = ContextVar("djprocess_writing_log", default=False)
 
@@ -26,7 +29,7 @@ class ProcessLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         process = _current.get()
         # Skip our own loggers and anything logged while we write (SQL debug logs).
-        if process is None or _writing.get() or record.name.startswith("djprocess"):
+        if process is None or _writing.get() or record.name.startswith(_OWN_LOGGERS):
             return
         token = _writing.set(True)
         try:
