@@ -81,11 +81,25 @@ def _pytest(session: nox.Session, *paths: str, coverage: bool = False) -> None:
     session.run(*args, *session.posargs)
 
 
+# The property tests and the log tests run a second time on PostgreSQL (127.0.0.1:5432).
+PG_SETTINGS = "djprocess_example.settings_test_pg"
+PG_PATHS = ("tests/property", "tests/unit/test_logs.py", "tests/unit/test_logs_rollback.py")
+
+
+def _pytest_pg(session: nox.Session, *, coverage: bool = False) -> None:
+    args = ["pytest", *PG_PATHS, f"--ds={PG_SETTINGS}"]
+    if coverage:
+        args += ["--cov", "--cov-branch", "--cov-append", "--cov-report=xml"]
+    session.run(*args, *session.posargs)
+
+
 @nox.session(python=DEFAULT_PYTHON)
 def tests(session: nox.Session) -> None:
-    """The default combination: unit + integration + property tests, with branch coverage."""
+    """The default combination: unit + integration + property tests, with branch coverage;
+    then the property and log tests again on PostgreSQL."""
     session.install("-e", ".[dev]")
     _pytest(session, "tests", coverage=True)
+    _pytest_pg(session, coverage=True)
 
 
 @nox.session
@@ -121,9 +135,10 @@ def integration_celery(session: nox.Session, celery: str) -> None:
 
 @nox.session(python=DEFAULT_PYTHON, name="property")
 def property_tests(session: nox.Session) -> None:
-    """Only tests/property (Hypothesis)."""
+    """Only tests/property (Hypothesis), on SQLite and then on PostgreSQL (with the log tests)."""
     session.install("-e", ".[dev]")
     _pytest(session, "tests/property")
+    _pytest_pg(session)
 
 
 # Settings for the unit tests without Celery: like settings_test, minus djprocess_celery.

@@ -50,7 +50,8 @@ def check_settings(
             Error(
                 "DJPROCESS_PROCESS_QUEUE and DJPROCESS_SUPERVISOR_QUEUE are both "
                 f"{process_queue!r}: a watchdog would wait behind the very process it must stop.",
-                hint="Use two queues (defaults: 'processes' and 'supervisor') and separate workers.",
+                hint="Use two queues (defaults: 'processes' and 'supervisor') and "
+                "separate workers.",
                 id="djprocess.E003",
             )
         )
@@ -77,13 +78,27 @@ def check_settings(
                 )
             )
     errors += _backend_errors()
-    per_page = _value("DJPROCESS_LOG_MAX_PER_PAGE")
-    if not isinstance(per_page, int) or isinstance(per_page, bool) or per_page < 1:
+    for name, check_id in (
+        ("DJPROCESS_LOG_MAX_PER_PAGE", "djprocess.E009"),
+        ("DJPROCESS_LOG_MAX_MESSAGE_LENGTH", "djprocess.E010"),
+    ):
+        value = _value(name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            errors.append(
+                Error(
+                    f"{name} must be an integer >= 1, got {value!r}.",
+                    hint=f"Set {name} = {DEFAULTS[name]!r}.",
+                    id=check_id,
+                )
+            )
+    capture_level = _value("DJPROCESS_LOG_CAPTURE_LEVEL")
+    if capture_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         errors.append(
             Error(
-                f"DJPROCESS_LOG_MAX_PER_PAGE must be an integer >= 1, got {per_page!r}.",
-                hint="Set DJPROCESS_LOG_MAX_PER_PAGE = 1000.",
-                id="djprocess.E009",
+                "DJPROCESS_LOG_CAPTURE_LEVEL must be one of 'DEBUG', 'INFO', 'WARNING', "
+                f"'ERROR', 'CRITICAL', got {capture_level!r}.",
+                hint='Set DJPROCESS_LOG_CAPTURE_LEVEL = "INFO".',
+                id="djprocess.E011",
             )
         )
     return errors
@@ -94,11 +109,14 @@ def _backend_errors() -> list[CheckMessage]:
 
     path = _value("DJPROCESS_WORKER_BACKEND")
     try:
-        backend_class = import_string(path) if isinstance(path, str) else None
-    except ImportError as exc:
+        if not isinstance(path, str):
+            raise ImportError(f"a dotted path string is needed, not {type(path).__name__}")
+        backend_class = import_string(path)
+    except Exception as exc:  # any failure to import is reported, not raised
         return [
             Error(
-                f"DJPROCESS_WORKER_BACKEND {path!r} cannot be imported: {exc}.",
+                f"DJPROCESS_WORKER_BACKEND {path!r} cannot be imported: "
+                f"{type(exc).__name__}: {exc}.",
                 hint="Use a dotted path to a BaseWorkerBackend subclass, e.g. "
                 f"{DEFAULTS['DJPROCESS_WORKER_BACKEND']!r} (needs 'djprocess_celery' installed).",
                 id="djprocess.E006",

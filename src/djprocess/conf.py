@@ -21,6 +21,8 @@ DEFAULTS: dict[str, Any] = {
     "DJPROCESS_WORKER_BACKEND": "djprocess_celery.backend.CeleryWorkerBackend",
     "DJPROCESS_CONTROL_TIMEOUT_SECONDS": 1.0,
     "DJPROCESS_LOG_MAX_PER_PAGE": 1000,
+    "DJPROCESS_LOG_MAX_MESSAGE_LENGTH": 100_000,
+    "DJPROCESS_LOG_CAPTURE_LEVEL": "INFO",
 }
 
 
@@ -66,6 +68,18 @@ class Settings:
     def LOG_MAX_PER_PAGE(self) -> int:
         """Largest ``per_page`` accepted by ``paginate_logs()`` (``DJPROCESS_LOG_MAX_PER_PAGE``)."""
         return int(_get("DJPROCESS_LOG_MAX_PER_PAGE"))
+
+    @property
+    def LOG_MAX_MESSAGE_LENGTH(self) -> int:
+        """Characters of a log message kept; the rest is cut and replaced by a marker
+        (``DJPROCESS_LOG_MAX_MESSAGE_LENGTH``)."""
+        return int(_get("DJPROCESS_LOG_MAX_MESSAGE_LENGTH"))
+
+    @property
+    def LOG_CAPTURE_LEVEL(self) -> str:
+        """Lowest level name of the :mod:`logging` records captured into the running
+        process's log (``DJPROCESS_LOG_CAPTURE_LEVEL``)."""
+        return str(_get("DJPROCESS_LOG_CAPTURE_LEVEL"))
 
 
 settings = Settings()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
+from django.db import router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -15,25 +15,24 @@ from djprocess.backends import get_backend
 from djprocess.exceptions import ProcessNotSaved, ProcessNotStartable
 from djprocess.supervisor import kill_and_record
 from djprocess.transitions import compare_and_set, current_status, record
+from djprocess.validators import MAX_TIMEOUT, validate_timeout_value
 
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
 
 logger = logging.getLogger("djprocess.lifecycle")
 
-#: The largest accepted ``timeout``: a countdown beyond this is refused.
-MAX_TIMEOUT = timedelta(days=365)
+__all__ = ["MAX_TIMEOUT", "cancel", "start", "validate_timeout"]
 
 
 def validate_timeout(value: object) -> None:
-    """Raise :class:`ValidationError` (on field ``timeout``) unless ``value`` is a
-    :class:`~datetime.timedelta` with ``0 < value <= 365 days``."""
-    if not isinstance(value, timedelta):
-        raise ValidationError({"timeout": f"timeout must be a timedelta, got {value!r}"})
-    if value <= timedelta(0):
-        raise ValidationError({"timeout": f"timeout must be positive, got {value}"})
-    if value > MAX_TIMEOUT:
-        raise ValidationError({"timeout": f"timeout {value} is above the maximum {MAX_TIMEOUT}"})
+    """Raise :class:`ValidationError` keyed on the field ``timeout`` (``error_dict``)
+    unless ``value`` is a :class:`~datetime.timedelta` with ``0 < value <= MAX_TIMEOUT``
+    (365 days). See :func:`djprocess.validators.validate_timeout_value`."""
+    try:
+        validate_timeout_value(value)
+    except ValidationError as exc:
+        raise ValidationError({"timeout": exc}) from None
 
 
 def start(process: BaseProcess) -> BaseProcess:
@@ -50,8 +49,11 @@ def start(process: BaseProcess) -> BaseProcess:
     validate_timeout(process.timeout)
     backend = get_backend()
     claimed = compare_and_set(
-        process, [status.PENDING], where=Q(dispatched_at__isnull=True),
-        dispatched_at=timezone.now(), timeout=process.timeout,
+        process,
+        [status.PENDING],
+        where=Q(dispatched_at__isnull=True),
+        dispatched_at=timezone.now(),
+        timeout=process.timeout,
     )
     if not claimed:
         found = current_status(process)
@@ -76,7 +78,7 @@ def cancel(process: BaseProcess) -> bool:
     """Stop ``process`` in any state; it ends ``cancelled`` unless it had already ended.
 
     A pending process never runs; a running one is killed with escalation (this call
-    waits for the kill, at most about ``retries × wait`` seconds). Returns True if
+    waits for the kill, at most about ``retries x wait`` seconds). Returns True if
     this call cancelled it, False if it had already ended (its status is unchanged).
     Raises :class:`~djprocess.exceptions.ProcessNotSaved` for an unsaved instance.
     """
@@ -84,17 +86,29 @@ def cancel(process: BaseProcess) -> bool:
         raise ProcessNotSaved(process, "cancel")
     backend = get_backend()
     was_running = False
-    if not compare_and_set(
-        process, [status.PENDING], status.CANCELLED, finished_at=timezone.now(),
-        stopped_by="cancel",
-    ):
+    with transaction.atomic(using=router.db_for_write(type(process))):
+        # Cancelled before it ran: finished at once; the line saying so commits with it.
+        cancelled_pending = compare_and_set(
+            process,
+            [status.PENDING],
+            status.CANCELLED,
+            finished_at=timezone.now(),
+            stopped_by="cancel",
+        )
+        if cancelled_pending:
+            process.log("cancelled before it ran", level="WARNING")
+    if not cancelled_pending:
         # finished_at is set by kill_and_record once the run is really gone.
         was_running = compare_and_set(
             process, [status.RUNNING], status.CANCELLED, stopped_by="cancel"
         )
         if not was_running:
-            logger.info("cancel of %s pk=%s: already %s", process._meta.label, process.pk,
-                        current_status(process))
+            logger.info(
+                "cancel of %s pk=%s: already %s",
+                process._meta.label,
+                process.pk,
+                current_status(process),
+            )
             return False
     process.refresh_from_db()
     if process.watchdog_task_id:
@@ -104,5 +118,4 @@ def cancel(process: BaseProcess) -> bool:
     else:
         if process.process_task_id:
             backend.revoke_scheduled(process.process_task_id)
-        process.log("cancelled before it ran", level="WARNING")
     return True

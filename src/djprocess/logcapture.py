@@ -1,35 +1,66 @@
 """Routing standard :mod:`logging` records emitted inside ``run()`` to that process's log.
 
-One handler sits on the root logger; a context variable says which process (if
-any) the current thread or task is running, so records from other processes
-running concurrently in the same worker never mix.
+One handler sits on the root logger (added the first time a process runs); a context
+variable says which process, if any, the current thread or asyncio task is running, so
+records from other processes running concurrently in the same worker never mix.
+
+What is captured: a record that reaches the root logger's handlers (its logger's level
+and your ``LOGGING`` configuration let it through, and it propagates) and whose level is
+at least ``DJPROCESS_LOG_CAPTURE_LEVEL``. Not captured: djprocess's own loggers
+(``djprocess.*``, which would only repeat lines djprocess writes itself) and
+``django.db.backends`` (SQL debug logs, one line per query).
+
+Threads: a thread started inside ``run()`` does not inherit the context (Python starts
+threads with an empty one), so its records are not captured unless it runs inside a copy
+of the context: ``threading.Thread(target=contextvars.copy_context().run, args=(fn,))``,
+or ``target=propagate(fn)``. ``asyncio`` tasks and ``asyncio.to_thread`` copy it already.
 """
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import TYPE_CHECKING
+
+from djprocess import logstore
+from djprocess.conf import settings
 
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
 
-#: djprocess's own loggers: they describe the run, they are not part of it.
-_OWN_LOGGERS = ("djprocess.", "djprocess_celery.")
+_current: contextvars.ContextVar[BaseProcess | None] = contextvars.ContextVar(
+    "djprocess_current_process", default=None
+)
+_writing: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "djprocess_writing_log", default=False
+)
 
-_current: ContextVar[BaseProcess | None] = ContextVar("djprocess_current_process", default=None)
-_writing: ContextVar[bool] = ContextVar("djprocess_writing_log", default=False)
+#: Logger names (and their children) never captured.
+IGNORED_LOGGERS = ("djprocess", "django.db.backends")
+
+
+def _ignored(name: str) -> bool:
+    return any(name == prefix or name.startswith(prefix + ".") for prefix in IGNORED_LOGGERS)
+
+
+def capture_level() -> int:
+    """The numeric level of ``DJPROCESS_LOG_CAPTURE_LEVEL`` (a name such as ``"INFO"``)."""
+    return logging.getLevelNamesMapping().get(str(settings.LOG_CAPTURE_LEVEL).upper(), 20)
 
 
 class ProcessLogHandler(logging.Handler):
-    """Writes records to the log of the process running in this context."""
+    """Writes records to the log of the process running in this context, with their level
+    and ``extra={"logger": name}`` (plus the formatted exception, if any)."""
 
     def emit(self, record: logging.LogRecord) -> None:
         process = _current.get()
-        # Skip our own loggers and anything logged while we write (SQL debug logs).
-        if process is None or _writing.get() or record.name.startswith(_OWN_LOGGERS):
+        # Skip records outside run(), ours, and anything logged while we write.
+        if process is None or _writing.get() or _ignored(record.name):
+            return
+        if record.levelno < capture_level():
             return
         token = _writing.set(True)
         try:
@@ -42,16 +73,26 @@ class ProcessLogHandler(logging.Handler):
         finally:
             _writing.reset(token)
 
-    def formatException(self, exc_info: logging._SysExcInfoType) -> str:  # noqa: N802
+    def formatException(self, exc_info: logging._SysExcInfoType) -> str:
         return logging.Formatter().formatException(exc_info)
 
 
 _handler = ProcessLogHandler()
 
 
+def current_process() -> BaseProcess | None:
+    """The process whose ``run()`` this context is in, or None."""
+    return _current.get()
+
+
 @contextmanager
 def capture(process: BaseProcess) -> Iterator[None]:
-    """Within this block, records logged by any logger go to ``process``'s log too."""
+    """Within this block, records logged by any logger go to ``process``'s log too.
+
+    On the way out (normally or by an exception) it writes again the lines whose
+    transaction rolled back (see :mod:`djprocess.logstore`) and closes this thread's
+    private log connection.
+    """
     root = logging.getLogger()
     if _handler not in root.handlers:
         root.addHandler(_handler)
@@ -60,3 +101,26 @@ def capture(process: BaseProcess) -> Iterator[None]:
         yield
     finally:
         _current.reset(token)
+        logstore.finish(process)
+
+
+def propagate[**P, R](func: Callable[P, R]) -> Callable[P, R]:
+    """Wrap ``func`` to run in a copy of the current context, so that records logged in
+    another thread (``threading.Thread(target=propagate(work))``) are captured into the
+    process running now. When it returns, rolled-back lines of that thread are written
+    again and its private log connection is closed, as at the end of ``run()``."""
+    context = contextvars.copy_context()
+
+    @functools.wraps(func)
+    def run_in_context(*args: P.args, **kwargs: P.kwargs) -> R:
+        def call() -> R:
+            process = _current.get()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                if process is not None:
+                    logstore.finish(process)
+
+        return context.copy().run(call)
+
+    return run_in_context

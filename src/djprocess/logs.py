@@ -1,10 +1,11 @@
 """Writing and reading a process's log lines.
 
-Sequences are gapless per process: each write bumps the process row's
-``log_sequence`` counter and inserts its lines in the same transaction, so the
-counter and the lines commit (or roll back) together. Because the lines are
-numbered 1..n with no gaps, page *k* is the sequence range
-``((k-1)·per_page, k·per_page]``: no ``COUNT(*)`` and no ``OFFSET``.
+Sequences are gapless per process: each write bumps the process's counter
+(:class:`djprocess.models.LogCounter`) and inserts its lines in the same transaction,
+so the counter and the lines commit (or roll back) together; where and on which
+connection is :mod:`djprocess.logstore`'s business. Because the lines are numbered
+1..n with no gaps, page *k* is the sequence range ``((k-1)·per_page, k·per_page]``:
+no ``COUNT(*)`` and no ``OFFSET``, and the count is the counter.
 """
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
-from django.db import router, transaction
-from django.db.models import F, QuerySet
+from django.db import router
+from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.functional import cached_property
+
+from djprocess import logstore
+from djprocess.sanitize import clean_entry
 
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess, BaseProcessLog
@@ -57,37 +62,45 @@ def level_name(level: str | int) -> str:
 def append(process: BaseProcess, entries: Sequence[LogEntry]) -> list[int]:
     """Store ``entries`` in order as the next lines of ``process``'s log.
 
-    Returns the sequences given to them. The write is committed when this returns
-    (unless the caller is inside ``transaction.atomic()`` on the same database).
+    Returns the sequences given to them (``[]`` for no entries). When this returns the
+    lines are committed and visible to other connections, even when the caller is
+    inside ``transaction.atomic()`` (then they survive its rollback), except in the
+    fallback cases described in :mod:`djprocess.logstore` (SQLite inside ``atomic()``,
+    a process row not yet committed): there they are visible when the caller commits,
+    written again if it rolls back, and ``0`` is returned for lines deferred because the
+    caller's transaction was already broken. Bad input is cleaned, never refused (see
+    :mod:`djprocess.sanitize`). Raises ``ProcessNotSaved``-like ``ValueError`` for an
+    unsaved process, ``DoesNotExist`` if its row is gone, and :class:`LookupError` if
+    the model has no log model.
     """
+    if process.pk is None:
+        raise ValueError(f"cannot log to an unsaved {type(process).__name__}: save it first")
     if not entries:
         return []
-    log_model, fk_name = type(process).log_model()
-    db = router.db_for_write(log_model, instance=process)
-    manager = type(process)._base_manager.db_manager(db)
-    with transaction.atomic(using=db):
-        # The UPDATE takes the row lock that serialises concurrent writers.
-        bumped = manager.filter(pk=process.pk).update(log_sequence=F("log_sequence") + len(entries))
-        if not bumped:
-            raise type(process).DoesNotExist(f"process pk={process.pk!r} no longer exists")
-        last: int = manager.filter(pk=process.pk).values_list("log_sequence", flat=True).get()
-        first = last - len(entries) + 1
-        rows = [
-            log_model(
-                **{f"{fk_name}_id": process.pk},
-                sequence=first + index,
-                level=level_name(entry.level),
-                message=str(entry.message),
-                extra=dict(entry.extra or {}),
-            )
-            for index, entry in enumerate(entries)
-        ]
-        log_model._base_manager.db_manager(db).bulk_create(rows)
-    process.log_sequence = last
-    return list(range(first, last + 1))
+    now = timezone.now()
+    rows: list[logstore.Row] = [
+        (*clean_entry(entry.message, entry.level, entry.extra), now) for entry in entries
+    ]
+    return logstore.write(process, rows)
 
 
-class SequencePaginator(Paginator):
+def count(process: BaseProcess) -> int:
+    """How many lines ``process``'s log has (= the sequence of its last line): one
+    indexed lookup of its counter, as the caller's connection sees it."""
+    from djprocess.models import LogCounter
+
+    log_model, _ = type(process).log_model()
+    db = router.db_for_read(log_model, instance=process)
+    value = (
+        LogCounter._base_manager.using(db)
+        .filter(model=process._meta.label_lower, object_id=str(process.pk))
+        .values_list("value", flat=True)
+        .first()
+    )
+    return int(value or 0)
+
+
+class SequencePaginator(Paginator):  # type: ignore[type-arg]
     """A :class:`~django.core.paginator.Paginator` over gapless sequences.
 
     ``count`` comes from the process's counter and each page is a range filter on
@@ -102,49 +115,70 @@ class SequencePaginator(Paginator):
     def count(self) -> int:
         return self._total
 
-    def page(self, number: int | str) -> Page:
+    def page(self, number: int | str) -> Page[Any]:
+        """Page ``number`` (1-based, or ``"last"``): one range query on ``sequence``."""
         if number == "last":
             number = self.num_pages
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
-        top = bottom + self.per_page
-        lines = list(self.object_list.filter(sequence__gt=bottom, sequence__lte=top))
-        return self._get_page(lines, number, self)
+        # Clamp to the count read before: a line committed since belongs to a later view.
+        top = min(bottom + self.per_page, self._total)
+        queryset = cast("QuerySet[Any]", self.object_list)
+        lines = list(queryset.filter(sequence__gt=bottom, sequence__lte=top))
+        return Page(lines, number, self)
 
 
-def paginate(process: BaseProcess, page: int | str, per_page: int, max_per_page: int) -> Page:
+def _check_int(name: str, value: object, low: int, high: int | None = None) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if high is not None and value > high:
+        raise ValueError(f"{name}={value} is above DJPROCESS_LOG_MAX_PER_PAGE={high}")
+    return value
+
+
+def _lines(process: BaseProcess) -> QuerySet[Any]:
+    log_model, fk_name = type(process).log_model()
+    db = router.db_for_read(log_model, instance=process)
+    return log_model._base_manager.using(db).filter(**{f"{fk_name}_id": process.pk})
+
+
+def paginate(process: BaseProcess, page: int | str, per_page: int, max_per_page: int) -> Page[Any]:
     """Return page ``page`` of ``process``'s log, ``per_page`` lines a page.
 
-    Raises :class:`~django.core.paginator.PageNotAnInteger` / :class:`EmptyPage`
-    like Django's paginator (``page="last"`` is accepted), and :class:`ValueError`
-    for a ``per_page`` that is not an integer in ``1..max_per_page``.
+    Two queries whatever the page and the log's size: the counter (:func:`count`) and a
+    range of sequences, both index lookups. Raises
+    :class:`~django.core.paginator.PageNotAnInteger` / :class:`EmptyPage` like Django's
+    paginator (``page="last"`` is accepted; page 1 of an empty log is an empty page), and
+    :class:`ValueError` for a ``per_page`` that is not an integer in ``1..max_per_page``.
     """
-    if not isinstance(per_page, int) or isinstance(per_page, bool) or not 1 <= per_page:
-        raise ValueError(f"per_page must be an integer >= 1, got {per_page!r}")
-    if per_page > max_per_page:
-        raise ValueError(
-            f"per_page={per_page} is above DJPROCESS_LOG_MAX_PER_PAGE={max_per_page}"
-        )
-    log_model, fk_name = type(process).log_model()
-    total: int = type(process)._base_manager.values_list("log_sequence", flat=True).get(
-        pk=process.pk
-    )
-    lines = log_model._base_manager.filter(**{f"{fk_name}_id": process.pk}).order_by("sequence")
-    paginator = SequencePaginator(lines, per_page, total=total)
+    _check_int("per_page", per_page, 1, max_per_page)
+    lines = _lines(process).order_by("sequence")
+    paginator = SequencePaginator(lines, per_page, total=count(process))
     return paginator.page(page)
 
 
-def tail(process: BaseProcess, after: int = 0, limit: int = 100) -> list[BaseProcessLog]:
-    """Lines with ``sequence > after``, at most ``limit``, in order (for following a run)."""
-    if not isinstance(after, int) or after < 0:
-        raise ValueError(f"after must be an integer >= 0, got {after!r}")
-    if not isinstance(limit, int) or not 1 <= limit:
-        raise ValueError(f"limit must be an integer >= 1, got {limit!r}")
-    log_model, fk_name = type(process).log_model()
-    queryset = log_model._base_manager.filter(
-        **{f"{fk_name}_id": process.pk}, sequence__gt=after, sequence__lte=after + limit
-    ).order_by("sequence")
-    return list(queryset)
+def tail(
+    process: BaseProcess, after: int = 0, limit: int = 100, max_limit: int | None = None
+) -> list[BaseProcessLog]:
+    """Lines with ``sequence > after``, at most ``limit``, in sequence order: a cursor for
+    following a running process (pass the last sequence you got as the next ``after``).
+
+    One bounded query (an index range scan with ``LIMIT``, no ``OFFSET``). Raises
+    :class:`ValueError` if ``after`` is not an integer ``>= 0`` or ``limit`` not one in
+    ``1..max_limit``.
+    """
+    _check_int("after", after, 0)
+    _check_int("limit", limit, 1, max_limit)
+    return list(_lines(process).filter(sequence__gt=after).order_by("sequence")[:limit])
 
 
-__all__ = ["EmptyPage", "LogEntry", "PageNotAnInteger", "append", "level_name", "paginate", "tail"]
+__all__ = [
+    "EmptyPage",
+    "LogEntry",
+    "PageNotAnInteger",
+    "append",
+    "count",
+    "level_name",
+    "paginate",
+    "tail",
+]

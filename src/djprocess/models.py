@@ -14,18 +14,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
 from django.core.paginator import Page
 from django.db import models
+from django.db.models.signals import class_prepared, post_delete
 from django.utils import timezone
 from model_utils.models import StatusModel, TimeStampedModel
 
 from djprocess import lifecycle, logs, runner
 from djprocess import status as statuses
 from djprocess.conf import settings
+from djprocess.validators import validate_timeout_value
 
 #: Fields only djprocess writes (through compare-and-set). ``save()`` on an
 #: existing row never writes them, so a stale instance cannot undo a transition.
@@ -33,7 +35,7 @@ MANAGED_FIELDS = frozenset(
     {
         "status", "status_changed", "dispatched_at", "started_at", "finished_at",
         "process_task_id", "watchdog_task_id", "worker_hostname", "worker_pid", "attempts",
-        "exception", "traceback", "stopped_by", "stop_signal", "termination", "log_sequence",
+        "exception", "traceback", "stopped_by", "stop_signal", "termination",
         "progress_current", "progress_total",
     }
 )
@@ -53,7 +55,9 @@ class BaseProcess(TimeStampedModel, StatusModel):
     STATUS = statuses.STATUS
 
     timeout = models.DurationField(
-        default=DEFAULT_TIMEOUT, help_text="How long run() may take once started."
+        default=DEFAULT_TIMEOUT,
+        validators=[validate_timeout_value],
+        help_text="How long run() may take once started (more than 0, at most 365 days).",
     )
     dispatched_at = models.DateTimeField(null=True, blank=True, editable=False)
     started_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -73,9 +77,6 @@ class BaseProcess(TimeStampedModel, StatusModel):
     termination = models.CharField(
         max_length=255, blank=True, default="", editable=False,
         help_text="How the run was stopped, e.g. 'SIGKILL after 3 SIGTERM'.",
-    )
-    log_sequence = models.PositiveBigIntegerField(
-        default=0, editable=False, help_text="Sequence of the last log line (= line count)."
     )
     progress_current = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
     progress_total = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
@@ -164,28 +165,73 @@ class BaseProcess(TimeStampedModel, StatusModel):
         """Append one line to this process's log; returns its ``sequence`` (1, 2, …).
 
         ``level`` is a logging level name (``"INFO"``) or number; ``extra`` a JSON-
-        serialisable mapping stored with the line. Raises :class:`ValueError` for an
-        unknown level.
+        serialisable mapping stored with the line. Bad input never raises nor loses the
+        line: it is stored cleaned (NUL and surrogates escaped, long messages truncated
+        at ``DJPROCESS_LOG_MAX_MESSAGE_LENGTH``, unknown levels as ``"INFO"``); see
+        :mod:`djprocess.sanitize`.
         """
         return logs.append(self, [logs.LogEntry(message=message, level=level, extra=extra)])[0]
 
-    def log_many(self, entries: list[logs.LogEntry]) -> list[int]:
-        """Append several lines in one round trip, in order; returns their sequences."""
+    def log_many(self, entries: Sequence[logs.LogEntry]) -> list[int]:
+        """Append several lines in one transaction and one INSERT, in order; returns their
+        sequences (consecutive). Same guarantees as :meth:`log`."""
         return logs.append(self, entries)
 
-    def paginate_logs(self, page: int | str = 1, per_page: int = 50) -> Page:
+    def log_count(self) -> int:
+        """How many lines the log has (= the sequence of the last one). One indexed query."""
+        return logs.count(self)
+
+    def paginate_logs(self, page: int | str = 1, per_page: int = 50) -> Page[Any]:
         """Page ``page`` (1-based, or ``"last"``) of the log, ``per_page`` lines each.
 
         Returns a Django :class:`~django.core.paginator.Page` of log entries in
         sequence order. Raises ``PageNotAnInteger``/``EmptyPage`` as Django's
         paginator does, and :class:`ValueError` if ``per_page`` is not an integer in
-        ``1..DJPROCESS_LOG_MAX_PER_PAGE``. Queries do not grow with the log's size.
+        ``1..DJPROCESS_LOG_MAX_PER_PAGE``. Two queries, whatever the page and the log's
+        size (no ``COUNT(*)``, no ``OFFSET``).
         """
         return logs.paginate(self, page, per_page, settings.LOG_MAX_PER_PAGE)
 
     def logs_after(self, sequence: int = 0, limit: int = 100) -> list[BaseProcessLog]:
-        """Lines after ``sequence`` (at most ``limit``), for following a running process."""
-        return logs.tail(self, after=sequence, limit=limit)
+        """Lines with a sequence above ``sequence``, at most ``limit``, in order: a cursor
+        for following a running process (pass the last sequence seen as the next
+        ``sequence``). One bounded query. Raises :class:`ValueError` if ``sequence`` is
+        not an integer ``>= 0`` or ``limit`` not one in ``1..DJPROCESS_LOG_MAX_PER_PAGE``.
+        """
+        return logs.tail(self, after=sequence, limit=limit, max_limit=settings.LOG_MAX_PER_PAGE)
+
+    # -- progress ----------------------------------------------------------------
+
+    def set_progress(self, current: int, total: int | None = None) -> None:
+        """Record progress: ``current`` of ``total`` units done (``total`` None: unknown).
+
+        One ``UPDATE`` of ``progress_current``/``progress_total`` on the caller's
+        connection; it never touches ``status`` (a cancelled or finished process keeps
+        its status). Inside ``atomic()`` it is visible when the block commits. Raises
+        :class:`ValueError` unless ``current`` and ``total`` are integers ``>= 0`` with
+        ``current <= total``.
+        """
+        for name, value in (("current", current), ("total", total)):
+            if value is None and name == "total":
+                continue
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"progress {name} must be an integer >= 0, got {value!r}")
+        if total is not None and current > total:
+            raise ValueError(f"progress current={current} is above total={total}")
+        type(self)._base_manager.filter(pk=self.pk).update(
+            progress_current=current, progress_total=total
+        )
+        self.progress_current, self.progress_total = current, total
+
+    @property
+    def progress(self) -> float | None:
+        """Progress as a fraction in ``[0.0, 1.0]`` (as last loaded), or None if no total
+        is known. A total of 0 counts as done (1.0)."""
+        if self.progress_total is None or self.progress_current is None:
+            return None
+        if self.progress_total == 0:
+            return 1.0
+        return min(1.0, self.progress_current / self.progress_total)
 
     # -- persistence -------------------------------------------------------------
 
@@ -227,3 +273,37 @@ class BaseProcessLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sequence} {self.level} {self.message[:80]}"
+
+
+class LogCounter(models.Model):
+    """The last log sequence of one process (any ``BaseProcess`` model), the counter that
+    makes sequences gapless. Written only by :mod:`djprocess.logstore`; deleted with its
+    process (``post_delete``) and by ``djprocess_purge``."""
+
+    model = models.CharField(max_length=100, help_text="Process model label, app.model.")
+    object_id = models.CharField(max_length=255, help_text="Process primary key, as text.")
+    value = models.PositiveBigIntegerField(default=0, help_text="Sequence of the last line.")
+
+    class Meta:
+        constraints = (
+            models.UniqueConstraint(fields=("model", "object_id"), name="djprocess_logcounter_key"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.model} #{self.object_id}: {self.value} lines"
+
+
+def _delete_counter(sender: type[BaseProcess], instance: BaseProcess, **kwargs: Any) -> None:
+    LogCounter._base_manager.using(instance._state.db or "default").filter(
+        model=sender._meta.label_lower, object_id=str(instance.pk)
+    ).delete()
+
+
+def _connect_counter_cleanup(sender: type[models.Model], **kwargs: Any) -> None:
+    # Per concrete process model only: a receiver for every sender would make Django
+    # fetch every log line (no fast delete) when a process is deleted.
+    if issubclass(sender, BaseProcess) and not sender._meta.abstract:
+        post_delete.connect(_delete_counter, sender=sender, dispatch_uid=f"djprocess-{sender}")
+
+
+class_prepared.connect(_connect_counter_cleanup)

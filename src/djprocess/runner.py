@@ -14,7 +14,7 @@ import traceback
 from typing import TYPE_CHECKING
 
 import psutil
-from django.db import connections
+from django.db import connections, router, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -97,6 +97,10 @@ def execute(process: BaseProcess, *, task_id: str = "", hostname: str = "") -> s
         except BaseException as exc:  # noqa: BLE001 - a run's every failure is recorded
             failure = exc
             trace = traceback.format_exc()
+        if terminated is None and failure is None and guard.received is not None:
+            # run() swallowed the SIGTERM and returned: it was still stopped by a
+            # signal, so it must not be recorded as succeeded.
+            terminated = ProcessTerminated(guard.received)
         stop_children()
         if terminated is not None or guard.received is not None:
             # The signal may have interrupted a query: start from fresh connections.
@@ -125,6 +129,19 @@ def _finish(
     trace: str,
     terminated: ProcessTerminated | None,
 ) -> str:
+    # The final status (with finished_at) and its log line commit together: whoever
+    # waits for is_finished then also sees the line saying how the run ended.
+    with transaction.atomic(using=router.db_for_write(type(process))):
+        _record_end(process, failure, trace, terminated)
+    return current_status(process)
+
+
+def _record_end(
+    process: BaseProcess,
+    failure: BaseException | None,
+    trace: str,
+    terminated: ProcessTerminated | None,
+) -> None:
     now = timezone.now()
     duration = now - process.started_at if process.started_at else None
     if terminated is not None:
@@ -148,4 +165,3 @@ def _finish(
         won = compare_and_set(process, [status.RUNNING], status.SUCCEEDED, finished_at=now)
         if won:
             process.log(f"succeeded in {duration}")
-    return current_status(process)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from django.db import router, transaction
 from django.utils import timezone
 
 from djprocess import status
@@ -54,24 +55,30 @@ def kill_and_record(
         result = KillResult(found=True, gone=False, error=str(exc))
     how = result.describe()
     # finished_at marks the moment the run was really over, not when it was decided.
-    record(
-        process, stop_signal=result.signal_name, termination=how[:255],
-        finished_at=timezone.now(),
-    )
-    process.log(f"{why}: {how}", level="WARNING" if result.gone or not result.found else "ERROR")
+    # It commits together with the final log line: whoever waits for is_finished
+    # then also sees how the run ended.
+    with transaction.atomic(using=router.db_for_write(type(process))):
+        record(
+            process, stop_signal=result.signal_name, termination=how[:255],
+            finished_at=timezone.now(),
+        )
+        process.log(
+            f"{why}: {how}", level="WARNING" if result.gone or not result.found else "ERROR"
+        )
     return result
 
 
 def mark_worker_lost(process: BaseProcess, reason: str) -> bool:
     """Move a ``running`` (or claimed-but-never-started) process to ``failed`` because
     its worker is gone. Returns True if this call recorded it."""
-    won = compare_and_set(
-        process, [status.RUNNING], status.FAILED, finished_at=timezone.now(),
-        stopped_by="worker", termination=f"worker lost: {reason}"[:255],
-        exception=f"WorkerLost: {reason}"[:10_000],
-    )
-    if won:
-        process.log(f"failed: worker lost: {reason}", level="ERROR")
+    with transaction.atomic(using=router.db_for_write(type(process))):
+        won = compare_and_set(
+            process, [status.RUNNING], status.FAILED, finished_at=timezone.now(),
+            stopped_by="worker", termination=f"worker lost: {reason}"[:255],
+            exception=f"WorkerLost: {reason}"[:10_000],
+        )
+        if won:
+            process.log(f"failed: worker lost: {reason}", level="ERROR")
     return won
 
 
@@ -85,8 +92,9 @@ def fire_watchdog(
     """Enforce ``process.timeout``. ``rearm(seconds)`` must schedule this again.
 
     Returns one of ``"noop"``, ``"rearmed"``, ``"timed_out"``, ``"worker_lost"``,
-    ``"skipped_eager"``. Never raises for a process that already ended; a backend's
-    :class:`~djprocess.exceptions.KillControlError` propagates so the caller can retry.
+    ``"skipped_eager"``. Never raises for a process that already ended. A kill that gets no
+    answer from the worker (the backend re-sends control commands at once) is recorded as
+    ``"kill failed: …"`` in ``termination`` and an ERROR log line; the status stays final.
     """
     backend = backend or get_backend()
     found = current_status(process)

@@ -9,6 +9,7 @@ is gone.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -21,6 +22,8 @@ from djprocess.conf import settings
 from djprocess.exceptions import KillControlError
 from djprocess.models import BaseProcess
 from djprocess.registry import label_of
+
+logger = logging.getLogger("djprocess_celery.backend")
 
 #: Immediate re-sends of a control command that got no reply.
 CONTROL_ATTEMPTS = 3
@@ -158,11 +161,19 @@ class CeleryWorkerBackend(BaseWorkerBackend):
                 return KillResult(found=term_sent > 0, gone=True, term_sent=term_sent, **common)
             term_sent += 1
             pid = answer.get("pid") or pid
+            logger.warning(
+                "task %s: SIGTERM %d/%d sent to pid %s on %s",
+                task_id, term_sent, retries, pid, hostname or "?",
+            )
             if self._wait_gone(task_id, hostname, pid, wait):
                 return KillResult(found=True, gone=True, term_sent=term_sent, pid=pid, **common)
         answer = self._signal(task_id, "SIGKILL", hostname, pid, tree=True)
         if not answer.get("found"):
             return KillResult(found=term_sent > 0, gone=True, term_sent=term_sent, **common)
+        logger.warning(
+            "task %s: SIGKILL sent to pid %s on %s and %s processes it started",
+            task_id, answer.get("pid") or pid, hostname or "?", answer.get("tree", 0),
+        )
         gone = self._wait_gone(task_id, hostname, pid, SIGKILL_WAIT_SECONDS)
         return KillResult(
             found=True, gone=gone, term_sent=term_sent, kill_sent=True, pid=pid, **common
@@ -201,4 +212,36 @@ class CeleryWorkerBackend(BaseWorkerBackend):
                     id="djprocess_celery.W001",
                 )
             )
+        broker = str(conf.broker_url or "")
+        if conf.task_always_eager and broker.split("://")[0] not in ("", "memory"):
+            messages.append(
+                Warning(
+                    f"Celery task_always_eager=True with the broker {broker.split('://')[0]!r}: "
+                    "start() runs processes inline in the calling process (a web request), "
+                    "the workers on the queues get nothing and timeouts are not enforced.",
+                    hint="Set CELERY_TASK_ALWAYS_EAGER only in test settings "
+                    "(with CELERY_BROKER_URL = 'memory://').",
+                    id="djprocess_celery.W002",
+                )
+            )
+        if not conf.task_create_missing_queues and conf.task_queues:
+            declared = {getattr(queue, "name", queue) for queue in conf.task_queues}
+            missing = [
+                f"{name}={queue!r}"
+                for name, queue in (
+                    ("DJPROCESS_PROCESS_QUEUE", settings.PROCESS_QUEUE),
+                    ("DJPROCESS_SUPERVISOR_QUEUE", settings.SUPERVISOR_QUEUE),
+                )
+                if queue not in declared
+            ]
+            if missing:
+                messages.append(
+                    Error(
+                        f"Celery task_create_missing_queues=False and task_queues does not "
+                        f"declare {', '.join(missing)}: start() would fail to send the tasks.",
+                        hint="Add those queues to CELERY_TASK_QUEUES or set "
+                        "CELERY_TASK_CREATE_MISSING_QUEUES = True.",
+                        id="djprocess_celery.E002",
+                    )
+                )
         return messages

@@ -45,7 +45,12 @@ def run_process(self: Any, label: str, pk: Any) -> str:
     process = _load(label, pk)
     if process is None:
         return "missing"
-    return process.execute(task_id=self.request.id or "", hostname=self.request.hostname or "")
+    try:
+        return process.execute(task_id=self.request.id or "", hostname=self.request.hostname or "")
+    except type(process).DoesNotExist:
+        # Deleted while it ran: nothing to record, and raising would only fail the task.
+        logger.warning("process %s pk=%r was deleted while it ran; task dropped", label, pk)
+        return "missing"
 
 
 @shared_task(name="djprocess.watchdog", bind=True, ignore_result=True)
@@ -62,4 +67,8 @@ def watchdog(self: Any, label: str, pk: Any) -> str:
         )
         record(process, watchdog_task_id=result.id)
 
-    return supervisor.fire_watchdog(process, rearm=rearm, eager=bool(self.request.is_eager))
+    try:
+        return supervisor.fire_watchdog(process, rearm=rearm, eager=bool(self.request.is_eager))
+    except type(process).DoesNotExist:
+        logger.warning("process %s pk=%r was deleted; watchdog dropped", label, pk)
+        return "missing"

@@ -26,6 +26,8 @@ class ExampleProcess(BaseProcess):
         ("tree", "start a shell with two children and wait"),
         ("threads", "log from several threads"),
         ("rollback", "log inside a rolled-back transaction, then fail"),
+        ("ignore_term_child", "ignore SIGTERM and wait for a child process (blocked in C)"),
+        ("swallow_term", "catch SIGTERM, try to record success in finally, return normally"),
     )
 
     kind = models.CharField(max_length=32, choices=KINDS, default="succeed")
@@ -53,6 +55,26 @@ class ExampleProcess(BaseProcess):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         self.log(f"ignoring SIGTERM and sleeping {self.seconds}s")
         time.sleep(self.seconds)
+
+    def _run_ignore_term_child(self) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        self.log(f"ignoring SIGTERM and waiting for 'sleep {self.seconds}'")
+        # The child inherits SIG_IGN; the wait blocks in waitpid().
+        child = subprocess.Popen(["sleep", str(self.seconds)])
+        self.log(f"child pid {child.pid}")
+        child.wait()
+
+    def _run_swallow_term(self) -> None:
+        self.log(f"sleeping {self.seconds}s, swallowing any signal")
+        try:
+            time.sleep(self.seconds)
+        except BaseException as exc:  # noqa: BLE001 - what a careless run does
+            self.log(f"swallowed {exc!r}")
+        finally:
+            # A careless run claiming success on its way out; djprocess must ignore it.
+            self.status = "succeeded"
+            self.save()
+            self.log("finally tried to record success")
 
     def _run_fail(self) -> None:
         self.log("about to fail")

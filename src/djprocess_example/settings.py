@@ -5,7 +5,13 @@ Environment knobs (all optional):
 * ``EXAMPLE_DB``: ``sqlite:////abs/path.sqlite3`` (default: ``.demo/db.sqlite3``
   under the current directory) or ``postgres://user@host:port/name``;
 * ``EXAMPLE_BROKER_URL``: a Celery broker URL (default ``filesystem://``);
-* ``EXAMPLE_BROKER_DIR``: folder of the ``filesystem://`` broker (default ``.demo/broker``).
+* ``EXAMPLE_BROKER_DIR``: folder of the ``filesystem://`` broker (default ``.demo/broker``);
+* ``EXAMPLE_PROCESS_QUEUE`` / ``EXAMPLE_SUPERVISOR_QUEUE``: queue names (default
+  ``processes`` / ``supervisor``);
+* ``EXAMPLE_VISIBILITY_TIMEOUT``: seconds, the Redis broker's ``visibility_timeout``
+  (default: kombu's, one hour): how long an unacknowledged message held by a worker
+  that died waits before it is delivered again;
+* ``EXAMPLE_KILL_TERM_RETRIES`` / ``EXAMPLE_KILL_TERM_WAIT_SECONDS``: the kill escalation.
 """
 
 from __future__ import annotations
@@ -78,6 +84,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         # The default 1 s poll makes every control round trip take ~1-2 s.
         "polling_interval": 0.05,
     }
+elif os.environ.get("EXAMPLE_VISIBILITY_TIMEOUT"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": float(os.environ["EXAMPLE_VISIBILITY_TIMEOUT"]),
+    }
 # The worker's main process must keep reading control messages while its pool is
 # busy, or a kill waits behind queued work (celery#2070).
 CELERY_WORKER_POOL_PUTLOCKS = False
@@ -91,14 +101,15 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
-DJPROCESS_PROCESS_QUEUE = "processes"
-DJPROCESS_SUPERVISOR_QUEUE = "supervisor"
+DJPROCESS_PROCESS_QUEUE = os.environ.get("EXAMPLE_PROCESS_QUEUE", "processes")
+DJPROCESS_SUPERVISOR_QUEUE = os.environ.get("EXAMPLE_SUPERVISOR_QUEUE", "supervisor")
 DJPROCESS_KILL_TERM_RETRIES = int(os.environ.get("EXAMPLE_KILL_TERM_RETRIES", "3"))
 DJPROCESS_KILL_TERM_WAIT_SECONDS = float(os.environ.get("EXAMPLE_KILL_TERM_WAIT_SECONDS", "1"))
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"plain": {"format": "[%(asctime)s %(levelname)s %(name)s] %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "INFO"},
 }

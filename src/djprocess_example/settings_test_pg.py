@@ -1,0 +1,23 @@
+"""Test settings like ``settings_test`` but on PostgreSQL (127.0.0.1:5432, user postgres).
+
+pytest-django creates and drops the test database ``test_djprocess_pg``. Used to run the
+property tests and the log tests on PostgreSQL:
+``pytest --ds=djprocess_example.settings_test_pg tests/property tests/unit/test_logs*.py``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from djprocess_example.settings_test import *  # noqa: F403
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "test",
+        "USER": os.environ.get("DJPROCESS_PG_USER", "postgres"),
+        "HOST": os.environ.get("DJPROCESS_PG_HOST", "127.0.0.1"),
+        "PORT": os.environ.get("DJPROCESS_PG_PORT", "5432"),
+        "TEST": {"NAME": "test_djprocess_pg"},
+    }
+}

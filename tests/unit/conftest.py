@@ -1,0 +1,53 @@
+"""Fixtures for the unit tests (SQLite in memory, Celery eager: ``settings_test``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.test import override_settings
+from recording_backend import PATH, RecordingBackend
+
+from djprocess.backends import get_backend
+from djprocess_example.models import ExampleProcess
+
+RunFunction = Callable[[ExampleProcess], None]
+
+
+@pytest.fixture
+def backend() -> Iterator[RecordingBackend]:
+    """The configured backend is a fresh :class:`RecordingBackend`."""
+    with override_settings(DJPROCESS_WORKER_BACKEND=PATH):
+        instance = get_backend()
+        assert isinstance(instance, RecordingBackend)
+        instance.reset()
+        yield instance
+
+
+@pytest.fixture
+def make_process(db: None) -> Callable[..., ExampleProcess]:
+    """``make_process(kind="succeed", **fields)``: a saved, pending ExampleProcess."""
+
+    def make(kind: str = "succeed", **fields: Any) -> ExampleProcess:
+        fields.setdefault("seconds", 0)
+        fields.setdefault("lines", 2)
+        return ExampleProcess.objects.create(kind=kind, **fields)
+
+    return make
+
+
+@pytest.fixture
+def custom_run(monkeypatch: pytest.MonkeyPatch) -> Callable[[RunFunction], str]:
+    """``kind = custom_run(fn)``: an ExampleProcess of that kind runs ``fn(self)``.
+
+    This stands in for a user's ``run()``; djprocess's own code is never patched.
+    """
+    counter = iter(range(1_000_000))
+
+    def install(fn: RunFunction) -> str:
+        kind = f"custom{next(counter)}"
+        monkeypatch.setattr(ExampleProcess, f"_run_{kind}", fn, raising=False)
+        return kind
+
+    return install

@@ -1,0 +1,102 @@
+"""``djprocess.backends``: loading the backend, the base contract, ``KillResult``."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import override_settings
+from recording_backend import PATH, RecordingBackend
+
+from djprocess.backends import get_backend
+from djprocess.backends.base import BaseWorkerBackend, KillResult, Liveness
+
+
+def test_get_backend_loads_the_configured_class_once_per_path() -> None:
+    with override_settings(DJPROCESS_WORKER_BACKEND=PATH):
+        first = get_backend()
+        assert isinstance(first, RecordingBackend)
+        assert get_backend() is first
+
+
+@pytest.mark.celery
+def test_default_backend_is_celery() -> None:
+    from djprocess_celery.backend import CeleryWorkerBackend
+
+    assert isinstance(get_backend(), CeleryWorkerBackend)
+
+
+def test_get_backend_refuses_a_class_that_is_not_a_backend() -> None:
+    with (
+        override_settings(DJPROCESS_WORKER_BACKEND="collections.OrderedDict"),
+        pytest.raises(TypeError, match=r"'collections\.OrderedDict' is not a BaseWorkerBackend"),
+    ):
+        get_backend()
+
+
+def test_get_backend_raises_import_error_for_a_bad_path() -> None:
+    with (
+        override_settings(DJPROCESS_WORKER_BACKEND="no_such_module.Backend"),
+        pytest.raises(ImportError),
+    ):
+        get_backend()
+
+
+def test_base_class_methods_must_be_implemented() -> None:
+    backend = BaseWorkerBackend()
+    with pytest.raises(NotImplementedError):
+        backend.kill("t")
+    with pytest.raises(NotImplementedError):
+        backend.revoke_scheduled("t")
+    assert backend.probe("t") is Liveness.UNKNOWN
+    assert backend.is_eager() is False
+    assert list(BaseWorkerBackend.check()) == []
+    assert BaseWorkerBackend.supports_kill is True
+    assert BaseWorkerBackend.supports_probe is False
+
+
+@pytest.mark.parametrize(
+    ("result", "text", "signal_name"),
+    [
+        (
+            KillResult(found=True, gone=True, term_sent=1, term_retries=3),
+            "exited after SIGTERM 1/3",
+            "SIGTERM",
+        ),
+        (
+            KillResult(found=True, gone=True, term_sent=3, term_retries=3, kill_sent=True),
+            "SIGKILL after 3 SIGTERM",
+            "SIGKILL",
+        ),
+        (
+            KillResult(found=True, gone=True, term_sent=0, term_retries=0, kill_sent=True),
+            "SIGKILL after 0 SIGTERM",
+            "SIGKILL",
+        ),
+        (
+            KillResult(found=True, gone=False, term_sent=3, term_retries=3, kill_sent=True),
+            "SIGKILL after 3 SIGTERM, still not confirmed gone",
+            "SIGKILL",
+        ),
+        (
+            KillResult(found=True, gone=False, term_sent=2, term_retries=3),
+            "not confirmed gone after SIGTERM 2/3",
+            "SIGTERM",
+        ),
+        (KillResult(found=False, gone=True), "was not running any more", ""),
+        (
+            KillResult(found=True, gone=False, error="no reply from w1"),
+            "kill failed: no reply from w1",
+            "",
+        ),
+    ],
+)
+def test_kill_result_describe(result: KillResult, text: str, signal_name: str) -> None:
+    assert result.describe() == text
+    assert result.signal_name == signal_name
+
+
+def test_kill_result_is_frozen_and_keyword_only() -> None:
+    result = KillResult(found=True, gone=True)
+    with pytest.raises(AttributeError):
+        result.gone = False  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        KillResult(True, True)  # type: ignore[call-arg]

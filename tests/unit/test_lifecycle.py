@@ -1,0 +1,184 @@
+"""``start()`` and ``cancel()`` (``djprocess.lifecycle``) with a recording backend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from recording_backend import RecordingBackend
+from unit_helpers import messages, set_running
+
+from djprocess import status
+from djprocess.backends.base import KillResult
+from djprocess.exceptions import (
+    BackendError,
+    InvalidTransition,
+    ProcessNotSaved,
+    ProcessNotStartable,
+)
+from djprocess_example.models import ExampleProcess
+
+MakeProcess = Callable[..., ExampleProcess]
+
+
+def stored(process: ExampleProcess) -> ExampleProcess:
+    return ExampleProcess.objects.get(pk=process.pk)
+
+
+# -- start() ----------------------------------------------------------------------
+
+
+def test_start_dispatches_and_persists_the_timeout_set_without_save(
+    make_process: MakeProcess, backend: RecordingBackend
+) -> None:
+    process = make_process()
+    process.timeout = timedelta(seconds=7, milliseconds=250)  # no save(), as in the spec
+
+    assert process.start() is process
+
+    assert backend.dispatched == [process.pk]
+    row = stored(process)
+    assert row.timeout == timedelta(seconds=7, milliseconds=250)
+    assert row.timeout_seconds() == 7.25
+    assert row.status == status.PENDING
+    assert row.dispatched_at is not None
+    assert row.process_task_id == f"run-{process.pk}-1"
+    assert row.watchdog_task_id == f"watch-{process.pk}-1"
+    assert process.watchdog_task_id == row.watchdog_task_id
+
+
+def test_start_twice_raises_and_dispatches_nothing_more(
+    make_process: MakeProcess, backend: RecordingBackend
+) -> None:
+    process = make_process()
+    process.start()
+
+    with pytest.raises(ProcessNotStartable) as caught:
+        stored(process).start()
+
+    assert caught.value.status == status.PENDING
+    assert "already dispatched" in str(caught.value)
+    assert backend.dispatched == [process.pk]
+
+
+@pytest.mark.parametrize(
+    "found", [status.RUNNING, status.SUCCEEDED, status.FAILED, status.CANCELLED, status.TIMED_OUT]
+)
+def test_start_of_a_process_that_is_not_pending_raises(
+    make_process: MakeProcess, backend: RecordingBackend, found: str
+) -> None:
+    process = make_process()
+    ExampleProcess.objects.filter(pk=process.pk).update(status=found)
+
+    with pytest.raises(ProcessNotStartable, match=f"its status is '{found}'") as caught:
+        process.start()  # the instance still says "pending": the database decides
+
+    assert isinstance(caught.value, InvalidTransition)
+    assert caught.value.status == found
+    assert caught.value.action == "start"
+    assert backend.dispatched == []
+    assert stored(process).dispatched_at is None
+
+
+def test_start_of_an_unsaved_process_raises(backend: RecordingBackend) -> None:
+    with pytest.raises(ProcessNotSaved, match=r"cannot start\(\) an unsaved ExampleProcess"):
+        ExampleProcess(kind="succeed").start()
+    assert backend.dispatched == []
+
+
+def test_failed_dispatch_leaves_the_process_pending_and_says_so(
+    make_process: MakeProcess, backend: RecordingBackend
+) -> None:
+    process = make_process()
+    backend.dispatch_error = BackendError("broker down")
+
+    with pytest.raises(BackendError, match="broker down"):
+        process.start()
+
+    row = stored(process)
+    assert row.status == status.PENDING
+    assert row.dispatched_at is None
+    assert messages(process) == ["dispatch failed, still pending: BackendError: broker down"]
+    # It can be started again once the broker is back.
+    backend.dispatch_error = None
+    process.start()
+    assert backend.dispatched == [process.pk]
+
+
+# -- cancel() ---------------------------------------------------------------------
+
+
+def test_cancel_of_a_pending_process_means_it_never_runs(
+    make_process: MakeProcess, backend: RecordingBackend
+) -> None:
+    process = make_process()
+    process.start()
+
+    assert process.cancel() is True
+
+    row = stored(process)
+    assert row.status == status.CANCELLED
+    assert row.stopped_by == "cancel"
+    assert row.finished_at is not None
+    assert backend.killed == []
+    assert backend.revoked == [row.watchdog_task_id, row.process_task_id]
+    assert messages(process) == ["cancelled before it ran"]
+    # The queued task arrives anyway: it is not run.
+    assert row.execute(task_id=row.process_task_id) == status.CANCELLED
+    assert stored(process).started_at is None
+
+
+def test_cancel_of_a_running_process_kills_it(
+    make_process: MakeProcess, backend: RecordingBackend
+) -> None:
+    process = make_process()
+    set_running(process, hostname="w2", pid=99, task_id="t-1")
+    backend.kill_result = KillResult(found=True, gone=True, term_sent=2, term_retries=3)
+
+    assert process.cancel() is True
+
+    assert backend.killed == [("t-1", "w2", 99)]
+    row = stored(process)
+    assert row.status == status.CANCELLED
+    assert row.stop_signal == "SIGTERM"
+    assert row.termination == "exited after SIGTERM 2/3"
+    assert row.finished_at is not None
+    assert messages(process)[-1] == "cancelled: exited after SIGTERM 2/3"
+
+
+@pytest.mark.parametrize(
+    "final", [status.SUCCEEDED, status.FAILED, status.CANCELLED, status.TIMED_OUT]
+)
+def test_cancel_of_a_finished_process_returns_false_and_changes_nothing(
+    make_process: MakeProcess, backend: RecordingBackend, final: str
+) -> None:
+    process = make_process()
+    ExampleProcess.objects.filter(pk=process.pk).update(status=final)
+    before = stored(process)
+
+    assert process.cancel() is False
+
+    after = stored(process)
+    assert after.status == final
+    assert after.modified == before.modified
+    assert after.finished_at == before.finished_at
+    assert backend.killed == []
+    assert backend.revoked == []
+    assert messages(process) == []
+
+
+def test_cancel_twice(make_process: MakeProcess, backend: RecordingBackend) -> None:
+    process = make_process()
+    set_running(process)
+
+    assert process.cancel() is True
+    assert stored(process).cancel() is False
+
+    assert len(backend.killed) == 1
+    assert stored(process).status == status.CANCELLED
+
+
+def test_cancel_of_an_unsaved_process_raises(backend: RecordingBackend) -> None:
+    with pytest.raises(ProcessNotSaved, match=r"cannot cancel\(\) an unsaved ExampleProcess"):
+        ExampleProcess(kind="succeed").cancel()

@@ -1,0 +1,38 @@
+"""Helpers shared by the unit tests."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from djprocess import status
+from djprocess.transitions import compare_and_set
+from djprocess_example.models import ExampleProcess
+
+
+def set_running(
+    process: ExampleProcess,
+    *,
+    started_ago: timedelta = timedelta(seconds=1),
+    hostname: str = "worker-1",
+    pid: int = 4242,
+    task_id: str = "run-task",
+) -> None:
+    """Move ``process`` to ``running`` as a worker's claim would (by compare-and-set)."""
+    now = timezone.now()
+    assert compare_and_set(
+        process,
+        [status.PENDING],
+        status.RUNNING,
+        dispatched_at=now - started_ago,
+        started_at=now - started_ago,
+        worker_hostname=hostname,
+        worker_pid=pid,
+        process_task_id=task_id,
+    )
+
+
+def messages(process: ExampleProcess) -> list[str]:
+    """The process's log messages in sequence order."""
+    return list(process.logs.order_by("sequence").values_list("message", flat=True))
