@@ -35,6 +35,20 @@ SIGKILL_WAIT_SECONDS = 10.0
 MESSAGE_TTL_SECONDS = 30.0
 
 
+class _OwnerAnswered(Exception):  # noqa: N818 - control flow, never leaves this module
+    """Raised from the reply callback to stop collecting at the owner's reply."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        super().__init__(answer)
+        self.answer = answer
+
+
+def _stop_at_owner(body: dict[str, Any]) -> None:
+    for answer in body.values():
+        if isinstance(answer, dict) and answer.get("known") and not answer.get("stale"):
+            raise _OwnerAnswered(answer)
+
+
 def _json_pk(pk: Any) -> int | str:
     return pk if isinstance(pk, int) else str(pk)
 
@@ -84,9 +98,14 @@ class CeleryWorkerBackend(BaseWorkerBackend):
         Raises :class:`KillControlError` after ``CONTROL_ATTEMPTS`` silent tries.
         """
         arguments["deadline"] = time.time() + MESSAGE_TTL_SECONDS
-        options: dict[str, Any] = {"reply": True, "timeout": settings.CONTROL_TIMEOUT_SECONDS}
+        # No reply limit: several workers may answer to one node name. Collection
+        # stops at the first reply from the worker that knows the task.
+        options: dict[str, Any] = {
+            "reply": True, "timeout": settings.CONTROL_TIMEOUT_SECONDS,
+            "callback": _stop_at_owner,
+        }
         if hostname:
-            options.update(destination=[hostname], limit=1)
+            options["destination"] = [hostname]
         last_error: Exception | None = None
         for _ in range(CONTROL_ATTEMPTS):
             try:
@@ -97,6 +116,8 @@ class CeleryWorkerBackend(BaseWorkerBackend):
                     replies = current_app.control.broadcast(
                         command, arguments=arguments, connection=connection, **options
                     )
+            except _OwnerAnswered as owner:
+                return [owner.answer]
             except Exception as exc:  # noqa: BLE001 - transport errors: retry at once
                 last_error = exc
                 continue
@@ -161,7 +182,7 @@ class CeleryWorkerBackend(BaseWorkerBackend):
                 return KillResult(found=term_sent > 0, gone=True, term_sent=term_sent, **common)
             term_sent += 1
             pid = answer.get("pid") or pid
-            logger.warning(
+            logger.info(
                 "task %s: SIGTERM %d/%d sent to pid %s on %s",
                 task_id, term_sent, retries, pid, hostname or "?",
             )

@@ -19,11 +19,30 @@ from __future__ import annotations
 import os
 import signal as signals
 import time
+from collections import OrderedDict
 from typing import Any
 
 import psutil
+from celery.signals import task_received
 from celery.worker import state as worker_state
 from celery.worker.control import control_command, inspect_command
+
+
+#: Ids of the tasks this worker received, oldest first, bounded. A reply carries
+#: ``known`` so a caller can tell the worker that owns a task from others answering
+#: to the same node name (two ``celery worker`` started without ``-n`` on one host
+#: are both ``celery@host``).
+_RECEIVED: OrderedDict[str, None] = OrderedDict()
+RECEIVED_MAX = 100_000
+
+
+@task_received.connect
+def _remember_received(request: Any = None, **kwargs: Any) -> None:
+    task_id = getattr(request, "id", None)
+    if task_id:
+        _RECEIVED[task_id] = None
+        while len(_RECEIVED) > RECEIVED_MAX:
+            _RECEIVED.popitem(last=False)
 
 
 def _find(task_id: str) -> Any:
@@ -51,6 +70,12 @@ def _is_pool_child(pid: int) -> bool:
 
 
 def _describe(task_id: str, pid: int | None) -> dict[str, Any]:
+    answer = _locate(task_id, pid)
+    answer["known"] = answer.get("found", False) or task_id in _RECEIVED
+    return answer
+
+
+def _locate(task_id: str, pid: int | None) -> dict[str, Any]:
     request = _find(task_id)
     if request is None:
         return {"found": False}
@@ -98,7 +123,7 @@ def djprocess_signal(
         except psutil.NoSuchProcess:
             pass
     if not _is_pool_child(child):
-        return {"found": False, "not_child": child}
+        return {"found": False, "known": True, "not_child": child}
     if signum == signals.SIGKILL:
         # Marks the job as terminated so the pool reports it as revoked.
         state.consumer.pool.terminate_job(child, signum)
@@ -112,4 +137,7 @@ def djprocess_signal(
             process.send_signal(signum)
         except psutil.NoSuchProcess:
             pass
-    return {"found": True, "pid": child, "signalled": signal_name, "tree": len(descendants)}
+    return {
+        "found": True, "known": True, "pid": child, "signalled": signal_name,
+        "tree": len(descendants),
+    }

@@ -8,6 +8,7 @@ process ended as expected and nothing was left running.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -36,6 +37,16 @@ def _configure(broker: str, state: Path) -> None:
         (state / folder).mkdir(parents=True, exist_ok=True)
 
 
+def _purge(app: Any, broker: str) -> None:
+    """Empty the demo's queues on a shared broker (stale tasks name rows of another run)."""
+    if broker.startswith("filesystem://"):
+        return  # a fresh folder per run
+    with app.connection_for_write() as connection:
+        for queue in ("processes", "supervisor"):
+            with contextlib.suppress(Exception):  # a queue that does not exist yet
+                connection.default_channel.queue_purge(queue)
+
+
 def run_demo(broker: str = "filesystem://", state_dir: str | None = None) -> int:
     """Run the demo; returns the process exit code (0 when all four ended as expected)."""
     state = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="djprocess-demo-"))
@@ -53,13 +64,7 @@ def run_demo(broker: str = "filesystem://", state_dir: str | None = None) -> int
     call_command("migrate", verbosity=0)
     env = {key: os.environ[key] for key in (
         "DJANGO_SETTINGS_MODULE", "EXAMPLE_STATE_DIR", "EXAMPLE_BROKER_URL", "EXAMPLE_DB")}
-    if not broker.startswith("filesystem://"):
-        with app.connection_for_write() as connection:
-            for queue in ("processes", "supervisor"):
-                try:
-                    connection.default_channel.queue_purge(queue)
-                except Exception:  # noqa: BLE001 - a queue that does not exist yet
-                    pass
+    _purge(app, broker)
     workers = [
         Worker("processes", 3, env, state / "worker-processes.log"),
         Worker("supervisor", 2, env, state / "worker-supervisor.log"),
@@ -92,6 +97,7 @@ def run_demo(broker: str = "filesystem://", state_dir: str | None = None) -> int
     finally:
         for worker in workers:
             worker.stop()
+        _purge(app, broker)  # watchdogs of finished processes must not outlive the demo
     return _report(processes, workers, cleanup=None if state_dir else state)
 
 

@@ -1,0 +1,52 @@
+"""Unique node names for workers that consume a djprocess queue.
+
+Two ``celery worker`` processes started on one host without ``-n`` (exactly what
+``celery -A proj worker -Q processes`` and ``… -Q supervisor`` do) are both
+``celery@host``. Celery then binds both to one remote-control queue, so each
+control message (every step of a kill) reaches one of them at random, and the
+kill would often ask the wrong worker. A worker that consumes a djprocess queue
+and still has the default name is renamed ``<queues>-<pid>@host`` before it
+connects; a name given with ``-n`` is never changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from celery.app.trace import setup_worker_optimizations
+from celery.signals import worker_init
+from celery.utils.nodenames import default_nodename, nodesplit
+
+from djprocess.conf import settings
+
+logger = logging.getLogger("djprocess_celery.nodename")
+
+
+def unique_nodename(hostname: str, queues: set[str]) -> str:
+    """``"celery@host"`` consuming ``{"processes"}`` → ``"processes-<pid>@host"``."""
+    _, host = nodesplit(hostname)
+    return f"{'-'.join(sorted(queues))}-{os.getpid()}@{host}"
+
+
+@worker_init.connect
+def rename_default_nodename(sender: Any = None, **kwargs: Any) -> None:
+    """Give a djprocess worker that kept Celery's default node name a unique one."""
+    worker = sender
+    if worker is None or getattr(worker, "hostname", None) != default_nodename(None):
+        return
+    consume_from = getattr(worker.app.amqp.queues, "consume_from", None) or {}
+    ours = {settings.PROCESS_QUEUE, settings.SUPERVISOR_QUEUE} & set(consume_from)
+    if not ours:
+        return
+    new = unique_nodename(worker.hostname, ours)
+    logger.warning(
+        "djprocess: worker started without -n; renamed %s to %s so that kill commands "
+        "reach it alone (two workers named %s would share one control queue). "
+        "Pass -n NAME@%%h to choose the name.",
+        worker.hostname, new, worker.hostname,
+    )
+    worker.hostname = new
+    # Tasks read their request.hostname from here; pool children are forked later.
+    setup_worker_optimizations(worker.app, new)
