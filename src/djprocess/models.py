@@ -33,10 +33,23 @@ from djprocess.validators import validate_timeout_value
 #: existing row never writes them, so a stale instance cannot undo a transition.
 MANAGED_FIELDS = frozenset(
     {
-        "status", "status_changed", "dispatched_at", "started_at", "finished_at",
-        "process_task_id", "watchdog_task_id", "worker_hostname", "worker_pid", "attempts",
-        "exception", "traceback", "stopped_by", "stop_signal", "termination",
-        "progress_current", "progress_total",
+        "status",
+        "status_changed",
+        "dispatched_at",
+        "started_at",
+        "finished_at",
+        "process_task_id",
+        "watchdog_task_id",
+        "worker_hostname",
+        "worker_pid",
+        "attempts",
+        "exception",
+        "traceback",
+        "stopped_by",
+        "stop_signal",
+        "termination",
+        "progress_current",
+        "progress_total",
     }
 )
 
@@ -70,12 +83,18 @@ class BaseProcess(TimeStampedModel, StatusModel):
     exception = models.TextField(blank=True, default="", editable=False)
     traceback = models.TextField(blank=True, default="", editable=False)
     stopped_by = models.CharField(
-        max_length=32, blank=True, default="", editable=False,
+        max_length=32,
+        blank=True,
+        default="",
+        editable=False,
         help_text="Who stopped it: 'watchdog', 'cancel', 'worker' (lost) or 'signal'.",
     )
     stop_signal = models.CharField(max_length=16, blank=True, default="", editable=False)
     termination = models.CharField(
-        max_length=255, blank=True, default="", editable=False,
+        max_length=255,
+        blank=True,
+        default="",
+        editable=False,
         help_text="How the run was stopped, e.g. 'SIGKILL after 3 SIGTERM'.",
     )
     progress_current = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
@@ -242,7 +261,8 @@ class BaseProcess(TimeStampedModel, StatusModel):
             update_fields = kwargs.get("update_fields")
             if update_fields is None:
                 update_fields = [
-                    f.name for f in self._meta.concrete_fields
+                    f.name
+                    for f in self._meta.concrete_fields
                     if not f.primary_key and f.name not in MANAGED_FIELDS
                 ]
             kwargs["update_fields"] = [f for f in update_fields if f not in MANAGED_FIELDS]

@@ -7,6 +7,7 @@ never overwrite that outcome, whatever its ``finally`` blocks do.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -41,16 +42,12 @@ def stop_children(grace: float = CHILD_TERM_GRACE_SECONDS) -> int:
     except psutil.Error:  # pragma: no cover - our own process always exists
         return 0
     for child in children:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             child.terminate()
-        except psutil.NoSuchProcess:
-            pass
     _, alive = psutil.wait_procs(children, timeout=grace)
     for child in alive:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             child.kill()
-        except psutil.NoSuchProcess:
-            pass
     psutil.wait_procs(alive, timeout=grace)
     return len(children)
 
@@ -82,8 +79,9 @@ def execute(process: BaseProcess, *, task_id: str = "", hostname: str = "") -> s
         )
         if not claimed:
             found = current_status(process)
-            logger.info("process %s pk=%s not run: its status is %r", process._meta.label,
-                        process.pk, found)
+            logger.info(
+                "process %s pk=%s not run: its status is %r", process._meta.label, process.pk, found
+            )
             return found
         process.refresh_from_db(fields=["process_task_id", "attempts", "timeout"])
         process.log(f"started on {host} (pid {os.getpid()}, timeout {process.timeout})")
@@ -94,7 +92,7 @@ def execute(process: BaseProcess, *, task_id: str = "", hostname: str = "") -> s
                 process.run()
         except ProcessTerminated as exc:
             terminated = exc
-        except BaseException as exc:  # noqa: BLE001 - a run's every failure is recorded
+        except BaseException as exc:
             failure = exc
             trace = traceback.format_exc()
         if terminated is None and failure is None and guard.received is not None:
@@ -119,7 +117,7 @@ def _revoke_watchdog(process: BaseProcess) -> None:
         return
     try:
         get_backend().revoke_scheduled(process.watchdog_task_id)
-    except Exception:  # noqa: BLE001 - the run's outcome is already recorded
+    except Exception:
         logger.warning("could not revoke watchdog %s", process.watchdog_task_id, exc_info=True)
 
 
@@ -147,20 +145,31 @@ def _record_end(
     if terminated is not None:
         # Normally the killer already set cancelled/timed_out and this loses.
         won = compare_and_set(
-            process, [status.RUNNING], status.FAILED, finished_at=now,
-            exception=repr(terminated), stop_signal="SIGTERM", stopped_by="signal",
+            process,
+            [status.RUNNING],
+            status.FAILED,
+            finished_at=now,
+            exception=repr(terminated),
+            stop_signal="SIGTERM",
+            stopped_by="signal",
             termination="terminated by SIGTERM that djprocess did not send",
         )
         if won:
             process.log("failed: terminated by SIGTERM that djprocess did not send", level="ERROR")
     elif failure is not None:
         won = compare_and_set(
-            process, [status.RUNNING], status.FAILED, finished_at=now,
-            exception=f"{type(failure).__name__}: {failure}"[:10_000], traceback=trace,
+            process,
+            [status.RUNNING],
+            status.FAILED,
+            finished_at=now,
+            exception=f"{type(failure).__name__}: {failure}"[:10_000],
+            traceback=trace,
         )
         if won:
-            process.log(f"failed after {duration}: {type(failure).__name__}: {failure}\n{trace}",
-                        level="ERROR")
+            process.log(
+                f"failed after {duration}: {type(failure).__name__}: {failure}\n{trace}",
+                level="ERROR",
+            )
     else:
         won = compare_and_set(process, [status.RUNNING], status.SUCCEEDED, finished_at=now)
         if won:

@@ -10,6 +10,7 @@ handlers the previous one left (see the celery kill facts in the docs).
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 from collections.abc import Iterator
@@ -23,7 +24,9 @@ _UNCATCHABLE = {signal.SIGKILL, signal.SIGSTOP}
 
 
 def _catchable_signals() -> list[signal.Signals]:
-    return [s for s in signal.valid_signals() if isinstance(s, signal.Signals) and s not in _UNCATCHABLE]
+    return [
+        s for s in signal.valid_signals() if isinstance(s, signal.Signals) and s not in _UNCATCHABLE
+    ]
 
 
 class SignalGuard:
@@ -56,10 +59,8 @@ class SignalGuard:
         """Put back every handler as it was on entry (idempotent)."""
         for signum, handler in self._saved.items():
             if signal.getsignal(signum) is not handler and handler is not None:
-                try:
+                with contextlib.suppress(OSError, ValueError, TypeError):
                     signal.signal(signum, handler)
-                except (OSError, ValueError, TypeError):  # pragma: no cover - platform specific
-                    pass
         self._saved.clear()
 
     @contextmanager

@@ -35,13 +35,15 @@ INLINE_WAIT_SECONDS = 1.0
 
 #: Outcomes returned by :func:`fire_watchdog`.
 NOOP, REARMED, TIMED_OUT, WORKER_LOST, SKIPPED_EAGER = (
-    "noop", "rearmed", "timed_out", "worker_lost", "skipped_eager",
+    "noop",
+    "rearmed",
+    "timed_out",
+    "worker_lost",
+    "skipped_eager",
 )
 
 
-def kill_and_record(
-    process: BaseProcess, backend: BaseWorkerBackend, why: str
-) -> KillResult:
+def kill_and_record(process: BaseProcess, backend: BaseWorkerBackend, why: str) -> KillResult:
     """Kill the run of ``process`` (already moved to a terminal status by the caller)
     and record how: ``stop_signal``, ``termination``, ``finished_at`` (now: the run is
     over) and a log line ``"<why>: <how>"``."""
@@ -59,7 +61,9 @@ def kill_and_record(
     # then also sees how the run ended.
     with transaction.atomic(using=router.db_for_write(type(process))):
         record(
-            process, stop_signal=result.signal_name, termination=how[:255],
+            process,
+            stop_signal=result.signal_name,
+            termination=how[:255],
             finished_at=timezone.now(),
         )
         process.log(
@@ -73,8 +77,12 @@ def mark_worker_lost(process: BaseProcess, reason: str) -> bool:
     its worker is gone. Returns True if this call recorded it."""
     with transaction.atomic(using=router.db_for_write(type(process))):
         won = compare_and_set(
-            process, [status.RUNNING], status.FAILED, finished_at=timezone.now(),
-            stopped_by="worker", termination=f"worker lost: {reason}"[:255],
+            process,
+            [status.RUNNING],
+            status.FAILED,
+            finished_at=timezone.now(),
+            stopped_by="worker",
+            termination=f"worker lost: {reason}"[:255],
             exception=f"WorkerLost: {reason}"[:10_000],
         )
         if won:

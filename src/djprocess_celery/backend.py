@@ -35,7 +35,7 @@ SIGKILL_WAIT_SECONDS = 10.0
 MESSAGE_TTL_SECONDS = 30.0
 
 
-class _OwnerAnswered(Exception):  # noqa: N818 - control flow, never leaves this module
+class _OwnerAnswered(Exception):
     """Raised from the reply callback to stop collecting at the owner's reply."""
 
     def __init__(self, answer: dict[str, Any]) -> None:
@@ -72,7 +72,9 @@ class CeleryWorkerBackend(BaseWorkerBackend):
 
         args = (label_of(process), _json_pk(process.pk))
         guard = watchdog.apply_async(
-            args, countdown=process.timeout_seconds(), queue=settings.SUPERVISOR_QUEUE,
+            args,
+            countdown=process.timeout_seconds(),
+            queue=settings.SUPERVISOR_QUEUE,
             serializer="json",
         )
         try:
@@ -101,7 +103,8 @@ class CeleryWorkerBackend(BaseWorkerBackend):
         # No reply limit: several workers may answer to one node name. Collection
         # stops at the first reply from the worker that knows the task.
         options: dict[str, Any] = {
-            "reply": True, "timeout": settings.CONTROL_TIMEOUT_SECONDS,
+            "reply": True,
+            "timeout": settings.CONTROL_TIMEOUT_SECONDS,
             "callback": _stop_at_owner,
         }
         if hostname:
@@ -118,7 +121,7 @@ class CeleryWorkerBackend(BaseWorkerBackend):
                     )
             except _OwnerAnswered as owner:
                 return [owner.answer]
-            except Exception as exc:  # noqa: BLE001 - transport errors: retry at once
+            except Exception as exc:
                 last_error = exc
                 continue
             answers = [answer for reply in replies or [] for answer in reply.values()]
@@ -142,8 +145,12 @@ class CeleryWorkerBackend(BaseWorkerBackend):
         deadline = time.monotonic() + SIGKILL_WAIT_SECONDS
         while True:
             answers = self._broadcast(
-                "djprocess_signal", hostname, task_id=task_id, signal_name=signal_name,
-                pid=pid, tree=tree,
+                "djprocess_signal",
+                hostname,
+                task_id=task_id,
+                signal_name=signal_name,
+                pid=pid,
+                tree=tree,
             )
             found = [a for a in answers if a.get("found")]
             answer = found[0] if found else {"found": False}
@@ -174,30 +181,61 @@ class CeleryWorkerBackend(BaseWorkerBackend):
         """
         retries = settings.KILL_TERM_RETRIES
         wait = settings.KILL_TERM_WAIT_SECONDS
-        common = {"term_retries": retries, "hostname": hostname}
         term_sent = 0
         for _ in range(retries):
             answer = self._signal(task_id, "SIGTERM", hostname, pid, tree=False)
             if not answer.get("found"):
-                return KillResult(found=term_sent > 0, gone=True, term_sent=term_sent, **common)
+                return KillResult(
+                    found=term_sent > 0,
+                    gone=True,
+                    term_sent=term_sent,
+                    term_retries=retries,
+                    hostname=hostname,
+                )
             term_sent += 1
             pid = answer.get("pid") or pid
             logger.info(
                 "task %s: SIGTERM %d/%d sent to pid %s on %s",
-                task_id, term_sent, retries, pid, hostname or "?",
+                task_id,
+                term_sent,
+                retries,
+                pid,
+                hostname or "?",
             )
             if self._wait_gone(task_id, hostname, pid, wait):
-                return KillResult(found=True, gone=True, term_sent=term_sent, pid=pid, **common)
+                return KillResult(
+                    found=True,
+                    gone=True,
+                    term_sent=term_sent,
+                    pid=pid,
+                    term_retries=retries,
+                    hostname=hostname,
+                )
         answer = self._signal(task_id, "SIGKILL", hostname, pid, tree=True)
         if not answer.get("found"):
-            return KillResult(found=term_sent > 0, gone=True, term_sent=term_sent, **common)
+            return KillResult(
+                found=term_sent > 0,
+                gone=True,
+                term_sent=term_sent,
+                term_retries=retries,
+                hostname=hostname,
+            )
         logger.warning(
             "task %s: SIGKILL sent to pid %s on %s and %s processes it started",
-            task_id, answer.get("pid") or pid, hostname or "?", answer.get("tree", 0),
+            task_id,
+            answer.get("pid") or pid,
+            hostname or "?",
+            answer.get("tree", 0),
         )
         gone = self._wait_gone(task_id, hostname, pid, SIGKILL_WAIT_SECONDS)
         return KillResult(
-            found=True, gone=gone, term_sent=term_sent, kill_sent=True, pid=pid, **common
+            found=True,
+            gone=gone,
+            term_sent=term_sent,
+            kill_sent=True,
+            pid=pid,
+            term_retries=retries,
+            hostname=hostname,
         )
 
     def probe(self, task_id: str, *, hostname: str = "", pid: int | None = None) -> Liveness:

@@ -16,6 +16,7 @@ another task is never hit. A command whose ``deadline`` has passed is ignored:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal as signals
 import time
@@ -26,7 +27,6 @@ import psutil
 from celery.signals import task_received
 from celery.worker import state as worker_state
 from celery.worker.control import control_command, inspect_command
-
 
 #: Ids of the tasks this worker received, oldest first, bounded. A reply carries
 #: ``known`` so a caller can tell the worker that owns a task from others answering
@@ -118,10 +118,8 @@ def djprocess_signal(
     child = found["pid"]
     descendants: list[psutil.Process] = []
     if tree:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             descendants = psutil.Process(child).children(recursive=True)
-        except psutil.NoSuchProcess:
-            pass
     if not _is_pool_child(child):
         return {"found": False, "known": True, "not_child": child}
     if signum == signals.SIGKILL:
@@ -133,11 +131,12 @@ def djprocess_signal(
         # SIGTERM. A plain signal keeps the child; our handler ends the run.
         os.kill(child, signum)
     for process in descendants:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             process.send_signal(signum)
-        except psutil.NoSuchProcess:
-            pass
     return {
-        "found": True, "known": True, "pid": child, "signalled": signal_name,
+        "found": True,
+        "known": True,
+        "pid": child,
+        "signalled": signal_name,
         "tree": len(descendants),
     }

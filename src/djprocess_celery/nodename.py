@@ -34,7 +34,7 @@ def unique_nodename(hostname: str, queues: set[str]) -> str:
 def rename_default_nodename(sender: Any = None, **kwargs: Any) -> None:
     """Give a djprocess worker that kept Celery's default node name a unique one."""
     worker = sender
-    if worker is None or getattr(worker, "hostname", None) != default_nodename(None):
+    if worker is None or getattr(worker, "hostname", None) != default_nodename(""):
         return
     consume_from = getattr(worker.app.amqp.queues, "consume_from", None) or {}
     ours = {settings.PROCESS_QUEUE, settings.SUPERVISOR_QUEUE} & set(consume_from)
@@ -45,7 +45,9 @@ def rename_default_nodename(sender: Any = None, **kwargs: Any) -> None:
         "djprocess: worker started without -n; renamed %s to %s so that kill commands "
         "reach it alone (two workers named %s would share one control queue). "
         "Pass -n NAME@%%h to choose the name.",
-        worker.hostname, new, worker.hostname,
+        worker.hostname,
+        new,
+        worker.hostname,
     )
     worker.hostname = new
     # Tasks read their request.hostname from here; pool children are forked later.

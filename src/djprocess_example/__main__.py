@@ -11,7 +11,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run four processes on real workers and print them")
     demo.add_argument(
-        "--broker", default="filesystem://",
+        "--broker",
+        default="filesystem://",
         help="Celery broker URL (default: filesystem://, no server needed)",
     )
     demo.add_argument("--state-dir", default=None, help="where the SQLite file and broker live")

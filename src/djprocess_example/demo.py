@@ -62,8 +62,15 @@ def run_demo(broker: str = "filesystem://", state_dir: str | None = None) -> int
     from djprocess_example.workers import Worker, wait_until_ready
 
     call_command("migrate", verbosity=0)
-    env = {key: os.environ[key] for key in (
-        "DJANGO_SETTINGS_MODULE", "EXAMPLE_STATE_DIR", "EXAMPLE_BROKER_URL", "EXAMPLE_DB")}
+    env = {
+        key: os.environ[key]
+        for key in (
+            "DJANGO_SETTINGS_MODULE",
+            "EXAMPLE_STATE_DIR",
+            "EXAMPLE_BROKER_URL",
+            "EXAMPLE_DB",
+        )
+    }
     _purge(app, broker)
     workers = [
         Worker("processes", 3, env, state / "worker-processes.log"),
@@ -85,14 +92,19 @@ def run_demo(broker: str = "filesystem://", state_dir: str | None = None) -> int
         for process in processes.values():
             process.start()
         d = processes["d"]
-        _wait_for(lambda: ExampleProcess.objects.get(pk=d.pk).status == "running", 60,
-                  "process d to start running")
+        _wait_for(
+            lambda: ExampleProcess.objects.get(pk=d.pk).status == "running",
+            60,
+            "process d to start running",
+        )
         print("cancelling d while it runs ...")
         d.cancel()
         _wait_for(
-            lambda: all(ExampleProcess.objects.get(pk=p.pk).is_finished
-                        for p in processes.values()),
-            90, "all four processes to end",
+            lambda: all(
+                ExampleProcess.objects.get(pk=p.pk).is_finished for p in processes.values()
+            ),
+            90,
+            "all four processes to end",
         )
     finally:
         for worker in workers:
@@ -108,8 +120,10 @@ def _report(processes: dict[str, Any], workers: list[Any], cleanup: Path | None)
         expected = EXPECTED[name]
         mark = "ok" if process.status == expected else f"EXPECTED {expected}"
         ok &= process.status == expected
-        print(f"\n({name}) {process.kind}: {process.status} [{mark}] "
-              f"in {process.duration}  {process.termination}")
+        print(
+            f"\n({name}) {process.kind}: {process.status} [{mark}] "
+            f"in {process.duration}  {process.termination}"
+        )
         page = process.paginate_logs(page=1, per_page=50)
         for entry in page:
             print(f"    {entry.sequence:>3} {entry.level:<8} {entry.message.splitlines()[0]}")

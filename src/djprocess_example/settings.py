@@ -75,6 +75,7 @@ DATABASES = {
 
 BROKER_DIR = Path(os.environ.get("EXAMPLE_BROKER_DIR", STATE_DIR / "broker"))
 CELERY_BROKER_URL = os.environ.get("EXAMPLE_BROKER_URL", "filesystem://")
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),

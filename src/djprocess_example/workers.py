@@ -6,6 +6,7 @@ session, so stopping it can also reach processes its tasks orphaned.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -42,14 +43,33 @@ class Worker:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
         command = [
-            sys.executable, "-m", "celery", "-A", self.app, "worker",
-            "-Q", self.queue, "-P", "prefork", "-c", str(self.concurrency),
-            "-n", self.hostname, "--without-mingle", "--without-gossip", "-l", "INFO",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            self.app,
+            "worker",
+            "-Q",
+            self.queue,
+            "-P",
+            "prefork",
+            "-c",
+            str(self.concurrency),
+            "-n",
+            self.hostname,
+            "--without-mingle",
+            "--without-gossip",
+            "-l",
+            "INFO",
             *self.extra_args,
         ]
         self.popen = subprocess.Popen(
-            command, env={**os.environ, **self.env}, stdout=self._log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            command,
+            env={**os.environ, **self.env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         return self
 
@@ -82,15 +102,11 @@ class Worker:
             return
         if self.popen.poll() is None:
             self.popen.send_signal(signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
         for proc in self.session_processes():
-            try:
+            with contextlib.suppress(psutil.Error):
                 proc.kill()
-            except psutil.Error:
-                pass
         if self.popen.poll() is None:
             self.popen.kill()
         self.popen.wait(timeout)
