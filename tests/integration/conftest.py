@@ -31,14 +31,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import psutil
 import pytest
 
 from djprocess_example.workers import Worker, wait_until_ready
-
-T = TypeVar("T")
 
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
 REDIS_DB = int(os.environ.get("DJPROCESS_IT_REDIS_DB", "13"))
@@ -60,7 +58,7 @@ RUN_ID = uuid.uuid4().hex[:8]
 # -- waiting ------------------------------------------------------------------------
 
 
-def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
+def wait_for[T](predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
     """Poll ``predicate`` until it returns a truthy value; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -133,7 +131,8 @@ def require_service(name: str) -> None:
     """Fail (never skip) when ``name`` does not answer on its port."""
     host, port = SERVICE_PORTS[name]
     if not _reachable(host, port):
-        hint = " (DJPROCESS_REQUIRE_SERVICES=1)" if os.environ.get("DJPROCESS_REQUIRE_SERVICES") else ""
+        required = os.environ.get("DJPROCESS_REQUIRE_SERVICES")
+        hint = " (DJPROCESS_REQUIRE_SERVICES=1)" if required else ""
         pytest.fail(
             f"integration tests need {name} on {host}:{port}, which is not reachable{hint}. "
             "Start it (see .ci/run) and run again.",
@@ -175,6 +174,9 @@ def django_pg(pg_database: str, django_db_blocker: Any) -> Iterator[str]:
         with django_db_blocker.unblock():
             call_command("migrate", verbosity=0)
             yield pg_database
+            from djprocess import logstore
+
+            logstore.close_private_connections()
             connections["default"].close()
     finally:
         connections.settings["default"] = old_settings

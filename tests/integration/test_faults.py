@@ -6,6 +6,7 @@ N = SIGTERM retries, T = the process timeout.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import re
@@ -23,6 +24,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from djprocess import logstore
 from djprocess.exceptions import ProcessNotStartable
 from djprocess_example.models import ExampleProcess
 
@@ -64,6 +66,8 @@ def in_thread(func: Callable[[], Any]) -> Callable[[], Any]:
         try:
             return func()
         finally:
+            # djprocess keeps a private log connection per thread (logstore).
+            logstore.close_private_connections()
             connection.close()
 
     return wrapper
@@ -277,8 +281,10 @@ def test_6_finally_claiming_success_is_ignored(cluster: Cluster) -> None:
     # can change the outcome any more.
     cluster.assert_healthy()
     again = reload(process)
-    assert (again.status, again.finished_at, again.log_sequence) == (
-        process.status, process.finished_at, process.log_sequence,
+    assert (again.status, again.finished_at, again.log_count()) == (
+        process.status,
+        process.finished_at,
+        process.log_count(),
     )
 
 
@@ -319,9 +325,10 @@ def test_7_cancel_races_the_timeout(make_cluster: Any, broker: Broker) -> None:
     for _ in range(runs // batch):
         processes = [launch("ignore_term", seconds=30, timeout=1.0) for _ in range(batch)]
         with ThreadPoolExecutor(batch) as pool:
+            jitters = [rng.uniform(-0.05, 0.05) for _ in processes]
             futures = [
-                pool.submit(in_thread(lambda p=p, j=rng.uniform(-0.05, 0.05): race(p, j)))
-                for p in processes
+                pool.submit(in_thread(functools.partial(race, p, j)))
+                for p, j in zip(processes, jitters, strict=True)
             ]
             results = []
             for future in futures:
@@ -336,20 +343,24 @@ def test_7_cancel_races_the_timeout(make_cluster: Any, broker: Broker) -> None:
             assert process.status == expected, (cancelled, process.status, process.termination)
             assert process.stopped_by == ("cancel" if cancelled else "watchdog")
             finals = [
-                m for m in log_messages(process)
+                m
+                for m in log_messages(process)
                 if m.startswith(("cancelled", "timed out", "succeeded", "failed"))
             ]
             assert len(finals) == 1, finals
             outcomes[process.status] += 1
             settled[process.pk] = (
-                process.status, process.finished_at, process.termination, process.log_sequence
+                process.status,
+                process.finished_at,
+                process.termination,
+                process.log_count(),
             )
     assert not errors, errors
     assert sum(outcomes.values()) == runs
     cluster.assert_healthy()
     for pk, before in settled.items():
         after = ExampleProcess.objects.get(pk=pk)
-        now = (after.status, after.finished_at, after.termination, after.log_sequence)
+        now = (after.status, after.finished_at, after.termination, after.log_count())
         assert now == before, f"pk={pk} changed after it settled: {before} -> {now}"
     assert_no_worker_errors(cluster)
     print(f"cancel vs timeout on {broker.name}: {dict(outcomes)}")
@@ -420,10 +431,10 @@ def test_8_cancel_twice_at_once(cluster: Cluster) -> None:
 
 def test_8_cancel_after_it_finished(cluster: Cluster) -> None:
     process = wait_finished(launch("succeed", seconds=0.1), timeout=PICKUP)
-    before = (process.status, process.finished_at, process.log_sequence)
+    before = (process.status, process.finished_at, process.log_count())
     assert process.cancel() is False
     process = reload(process)
-    assert (process.status, process.finished_at, process.log_sequence) == before
+    assert (process.status, process.finished_at, process.log_count()) == before
     assert process.status == "succeeded"
 
 

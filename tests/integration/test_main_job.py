@@ -1,7 +1,7 @@
 """Issue 2, item 12: the main job on real prefork workers.
 
 A succeeding run; a timeout obeyed (SIGTERM); a timeout ignored (SIGKILL after N
-SIGTERM); a cancel while running. Each settles within ``timeout + N × W + 1 s``.
+SIGTERM); a cancel while running. Each settles within ``timeout + N x W + 1 s``.
 """
 
 from __future__ import annotations
