@@ -112,7 +112,7 @@ def _backend_errors() -> list[CheckMessage]:
         if not isinstance(path, str):
             raise ImportError(f"a dotted path string is needed, not {type(path).__name__}")
         backend_class = import_string(path)
-    except Exception as exc:  # any failure to import is reported, not raised
+    except Exception as exc:  # noqa: BLE001 - any failure to import is reported, not raised
         return [
             Error(
                 f"DJPROCESS_WORKER_BACKEND {path!r} cannot be imported: "

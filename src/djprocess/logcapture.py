@@ -68,7 +68,7 @@ class ProcessLogHandler(logging.Handler):
             if record.exc_info:
                 message = f"{message}\n{self.formatException(record.exc_info)}"
             process.log(message, level=record.levelno, extra={"logger": record.name})
-        except Exception:
+        except Exception:  # noqa: BLE001 - a failed log write must not break the caller
             self.handleError(record)
         finally:
             _writing.reset(token)

@@ -231,7 +231,7 @@ def _write_privately(conn: BaseDatabaseWrapper, target: Target, rows: Sequence[R
         try:
             wrapper.rollback()
             wrapper.set_autocommit(True)
-        except Exception:  # a broken connection is replaced next time
+        except Exception:  # noqa: BLE001 - a broken connection is replaced next time
             wrapper.close()
         if isinstance(exc, target.model.DoesNotExist | DatabaseError):
             raise _Fallback(str(exc)) from exc

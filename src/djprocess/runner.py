@@ -63,7 +63,7 @@ def execute(process: BaseProcess, *, task_id: str = "", hostname: str = "") -> s
     if process.pk is None:
         raise ProcessNotSaved(process, "execute")
     host = hostname or socket.gethostname()
-    with SignalGuard() as guard:
+    with SignalGuard(task_id) as guard:
         claimed = compare_and_set(
             process,
             [status.PENDING],
@@ -92,7 +92,7 @@ def execute(process: BaseProcess, *, task_id: str = "", hostname: str = "") -> s
                 process.run()
         except ProcessTerminated as exc:
             terminated = exc
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - a run's every failure is recorded
             failure = exc
             trace = traceback.format_exc()
         if terminated is None and failure is None and guard.received is not None:

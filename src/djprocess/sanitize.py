@@ -51,7 +51,7 @@ def _text(value: object) -> str:
     for convert in (str, repr):
         try:
             text = convert(value)
-        except Exception:  # a broken __str__ must not lose the line
+        except Exception:  # noqa: BLE001 - a broken __str__ must not lose the line
             continue
         if isinstance(text, str):
             return text
@@ -127,7 +127,7 @@ def _clean_value(value: Any, depth: int) -> Any:
 def _repr(value: object) -> str:
     try:
         return repr(value)
-    except Exception:  # a broken __repr__ must not lose the line
+    except Exception:  # noqa: BLE001 - a broken __repr__ must not lose the line
         return f"<unrepresentable {type(value).__name__} object>"
 
 

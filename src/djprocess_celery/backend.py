@@ -121,7 +121,7 @@ class CeleryWorkerBackend(BaseWorkerBackend):
                     )
             except _OwnerAnswered as owner:
                 return [owner.answer]
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - transport errors: retry at once
                 last_error = exc
                 continue
             answers = [answer for reply in replies or [] for answer in reply.values()]

@@ -28,6 +28,8 @@ from celery.signals import task_received
 from celery.worker import state as worker_state
 from celery.worker.control import control_command, inspect_command
 
+from djprocess import runmarker
+
 #: Ids of the tasks this worker received, oldest first, bounded. A reply carries
 #: ``known`` so a caller can tell the worker that owns a task from others answering
 #: to the same node name (two ``celery worker`` started without ``-n`` on one host
@@ -85,6 +87,14 @@ def _locate(task_id: str, pid: int | None) -> dict[str, Any]:
         return {"found": True, "starting": True, "pid": None}
     if pid is not None and worker_pid != pid:
         return {"found": False, "mismatch": worker_pid}
+    # The child's own word beats this process's bookkeeping, which learns that a
+    # task ended only when the result arrives.
+    marker = runmarker.running_task(worker_pid)
+    if marker == runmarker.DONE_PREFIX + task_id:
+        return {"found": False, "ended": True, "pid": worker_pid}
+    if marker is not None and marker != task_id:
+        # The child accepted task_id but still shows its previous run.
+        return {"found": True, "starting": True, "pid": None}
     return {"found": True, "pid": worker_pid, "alive": _pid_alive(worker_pid)}
 
 
@@ -125,7 +135,11 @@ def djprocess_signal(
     if signum == signals.SIGKILL:
         # Marks the job as terminated so the pool reports it as revoked.
         state.consumer.pool.terminate_job(child, signum)
+        runmarker.forget_process(child)
     else:
+        # The child checks this note in its handler: if its run of task_id has
+        # ended by the time the signal lands, it ignores the signal.
+        runmarker.request_kill(child, task_id)
         # Not terminate_job: it flags the child as terminating and the pool then
         # waits for it to exit, stalling this main loop while the run ignores
         # SIGTERM. A plain signal keeps the child; our handler ends the run.

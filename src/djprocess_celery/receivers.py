@@ -84,13 +84,19 @@ def rearm_watchdogs_on_supervisor_start(sender: Any = None, **kwargs: Any) -> No
                 else:
                     left = process.timeout_seconds()
                 result = watchdog.apply_async(
-                    (label_of(process), process.pk), countdown=max(0.0, left),
-                    queue=settings.SUPERVISOR_QUEUE, serializer="json",
+                    (label_of(process), process.pk),
+                    countdown=max(0.0, left),
+                    queue=settings.SUPERVISOR_QUEUE,
+                    serializer="json",
                 )
                 record(process, watchdog_task_id=result.id)
-                logger.info("re-armed the watchdog of %s pk=%s in %.1fs",
-                            model._meta.label, process.pk, max(0.0, left))
-    except Exception:  # noqa: BLE001 - never keep a worker from starting
+                logger.info(
+                    "re-armed the watchdog of %s pk=%s in %.1fs",
+                    model._meta.label,
+                    process.pk,
+                    max(0.0, left),
+                )
+    except Exception:
         logger.exception("could not re-arm pending watchdogs")
     finally:
         close_old_connections()

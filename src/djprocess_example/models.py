@@ -68,7 +68,7 @@ class ExampleProcess(BaseProcess):
         self.log(f"sleeping {self.seconds}s, swallowing any signal")
         try:
             time.sleep(self.seconds)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - the example reports whatever happened
             self.log(f"swallowed {exc!r}")
         finally:
             # A careless run claiming success on its way out; djprocess must ignore it.
