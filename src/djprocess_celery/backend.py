@@ -9,6 +9,7 @@ is gone.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -181,62 +182,29 @@ class CeleryWorkerBackend(BaseWorkerBackend):
         """
         retries = settings.KILL_TERM_RETRIES
         wait = settings.KILL_TERM_WAIT_SECONDS
+        result = functools.partial(KillResult, term_retries=retries, hostname=hostname)
         term_sent = 0
         for _ in range(retries):
             answer = self._signal(task_id, "SIGTERM", hostname, pid, tree=False)
             if not answer.get("found"):
-                return KillResult(
-                    found=term_sent > 0,
-                    gone=True,
-                    term_sent=term_sent,
-                    term_retries=retries,
-                    hostname=hostname,
-                )
+                return result(found=term_sent > 0, gone=True, term_sent=term_sent)
             term_sent += 1
             pid = answer.get("pid") or pid
             logger.info(
                 "task %s: SIGTERM %d/%d sent to pid %s on %s",
-                task_id,
-                term_sent,
-                retries,
-                pid,
-                hostname or "?",
-            )
+                task_id, term_sent, retries, pid, hostname or "?",
+            )  # fmt: skip
             if self._wait_gone(task_id, hostname, pid, wait):
-                return KillResult(
-                    found=True,
-                    gone=True,
-                    term_sent=term_sent,
-                    pid=pid,
-                    term_retries=retries,
-                    hostname=hostname,
-                )
+                return result(found=True, gone=True, term_sent=term_sent, pid=pid)
         answer = self._signal(task_id, "SIGKILL", hostname, pid, tree=True)
         if not answer.get("found"):
-            return KillResult(
-                found=term_sent > 0,
-                gone=True,
-                term_sent=term_sent,
-                term_retries=retries,
-                hostname=hostname,
-            )
+            return result(found=term_sent > 0, gone=True, term_sent=term_sent)
         logger.warning(
             "task %s: SIGKILL sent to pid %s on %s and %s processes it started",
-            task_id,
-            answer.get("pid") or pid,
-            hostname or "?",
-            answer.get("tree", 0),
-        )
+            task_id, answer.get("pid") or pid, hostname or "?", answer.get("tree", 0),
+        )  # fmt: skip
         gone = self._wait_gone(task_id, hostname, pid, SIGKILL_WAIT_SECONDS)
-        return KillResult(
-            found=True,
-            gone=gone,
-            term_sent=term_sent,
-            kill_sent=True,
-            pid=pid,
-            term_retries=retries,
-            hostname=hostname,
-        )
+        return result(found=True, gone=gone, term_sent=term_sent, kill_sent=True, pid=pid)
 
     def probe(self, task_id: str, *, hostname: str = "", pid: int | None = None) -> Liveness:
         """Ask the worker whether ``task_id`` still runs (``UNREACHABLE`` if it is silent)."""
