@@ -39,7 +39,7 @@ import pytest
 from djprocess_example.workers import Worker, wait_until_ready
 
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
-REDIS_DB = int(os.environ.get("DJPROCESS_IT_REDIS_DB", "13"))
+REDIS_DB = int(os.environ.get("DJPROCESS_IT_REDIS_DB", "3"))
 BROKER_URLS = {
     "redis": f"redis://127.0.0.1:6379/{REDIS_DB}",
     "rabbitmq": "amqp://guest:guest@127.0.0.1:5672//",
