@@ -56,10 +56,10 @@ def check_settings(
             )
         )
     retries = _value("DJPROCESS_KILL_TERM_RETRIES")
-    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+    if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= 100:
         errors.append(
             Error(
-                f"DJPROCESS_KILL_TERM_RETRIES must be an integer >= 0, got {retries!r}.",
+                f"DJPROCESS_KILL_TERM_RETRIES must be an integer from 0 to 100, got {retries!r}.",
                 hint="Set DJPROCESS_KILL_TERM_RETRIES = 3 (0 sends SIGKILL at once).",
                 id="djprocess.E004",
             )

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from djprocess import status
 from djprocess.backends import get_backend
+from djprocess.conf import settings
 from djprocess.exceptions import ProcessNotSaved, ProcessNotStartable
 from djprocess.supervisor import kill_and_record
 from djprocess.transitions import compare_and_set, current_status, record
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from djprocess.models import BaseProcess
 
 logger = logging.getLogger("djprocess.lifecycle")
+
+#: Seconds beyond ``retries x wait`` before the safety watchdog of a cancel fires.
+SAFETY_MARGIN_SECONDS = 15.0
 
 __all__ = ["MAX_TIMEOUT", "cancel", "start", "validate_timeout"]
 
@@ -111,11 +115,19 @@ def cancel(process: BaseProcess) -> bool:
             )
             return False
     process.refresh_from_db()
-    if process.watchdog_task_id:
-        backend.revoke_scheduled(process.watchdog_task_id)
-    if was_running:
-        kill_and_record(process, backend, "cancelled")
-    else:
-        if process.process_task_id:
-            backend.revoke_scheduled(process.process_task_id)
+    if not was_running:
+        for task_id in (process.watchdog_task_id, process.process_task_id):
+            if task_id:
+                backend.revoke_scheduled(task_id)
+        return True
+    # If this caller dies mid-kill (a web request timing out, Ctrl-C), this
+    # watchdog finishes the stop; the original one stays too until the kill is confirmed.
+    budget = settings.KILL_TERM_RETRIES * settings.KILL_TERM_WAIT_SECONDS + SAFETY_MARGIN_SECONDS
+    safety = backend.schedule_watchdog(process, budget)
+    kill_and_record(process, backend, "cancelled")
+    process.refresh_from_db(fields=["finished_at", "watchdog_task_id"])
+    if process.finished_at is not None:
+        for scheduled in {process.watchdog_task_id, safety}:
+            if scheduled:
+                backend.revoke_scheduled(scheduled)
     return True

@@ -153,6 +153,8 @@ def paginate(process: BaseProcess, page: int | str, per_page: int, max_per_page:
     """
     _check_int("per_page", per_page, 1, max_per_page)
     lines = _lines(process).order_by("sequence")
+    if isinstance(page, bool):  # True == 1 in Python; a bool is never a page number
+        raise PageNotAnInteger(f"page must be an integer or 'last', got {page!r}")
     paginator = SequencePaginator(lines, per_page, total=count(process))
     return paginator.page(page)
 

@@ -233,8 +233,8 @@ class BaseProcess(TimeStampedModel, StatusModel):
         for name, value in (("current", current), ("total", total)):
             if value is None and name == "total":
                 continue
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"progress {name} must be an integer >= 0, got {value!r}")
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
+                raise ValueError(f"progress {name} must be an integer in 0..2**63-1, got {value!r}")
         if total is not None and current > total:
             raise ValueError(f"progress current={current} is above total={total}")
         type(self)._base_manager.filter(pk=self.pk).update(

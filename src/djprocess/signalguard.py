@@ -41,6 +41,8 @@ class SignalGuard:
         self.armed = False
         self.received: int | None = None
         self._saved: dict[signal.Signals, Any] = {}
+        self._mask: set[int | signal.Signals] = set()
+        self._timer: tuple[float, float] = (0.0, 0.0)
 
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
         meant_for = runmarker.take_kill_request() if self.task_id else None
@@ -58,6 +60,9 @@ class SignalGuard:
             # mode in a thread, threads pool) nothing can deliver our SIGTERM anyway.
             for signum in _catchable_signals():
                 self._saved[signum] = signal.getsignal(signum)
+            # A blocked-signal mask or a pending alarm() outlives handlers: save both too.
+            self._mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+            self._timer = signal.getitimer(signal.ITIMER_REAL)
             signal.signal(signal.SIGTERM, self._on_sigterm)
         return self
 
@@ -70,7 +75,11 @@ class SignalGuard:
             runmarker.take_kill_request()
 
     def restore(self) -> None:
-        """Put back every handler as it was on entry (idempotent)."""
+        """Put back every handler, the signal mask and the real-time timer as they were
+        on entry (idempotent)."""
+        if self._saved:
+            signal.setitimer(signal.ITIMER_REAL, *self._timer)
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._mask)
         for signum, handler in self._saved.items():
             if signal.getsignal(signum) is not handler and handler is not None:
                 with contextlib.suppress(OSError, ValueError, TypeError):

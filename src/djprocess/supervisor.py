@@ -11,11 +11,14 @@ write from the dying run can change it.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import psutil
 from django.db import router, transaction
 from django.utils import timezone
 
@@ -30,6 +33,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("djprocess.supervisor")
 
+#: Seconds until a stop that was not confirmed is tried again.
+STOP_RETRY_SECONDS = 5.0
+#: After this many seconds of unconfirmed stop, give up and record the run as finished.
+STOP_GIVE_UP_SECONDS = 600.0
+#: ``stopped_by`` values whose stop :func:`finish_stop` completes.
+STOPPERS = frozenset({"cancel", "watchdog", "worker"})
+
 #: A deadline closer than this is waited for inline instead of re-arming.
 INLINE_WAIT_SECONDS = 1.0
 
@@ -41,53 +51,131 @@ NOOP, REARMED, TIMED_OUT, WORKER_LOST, SKIPPED_EAGER = (
     "worker_lost",
     "skipped_eager",
 )
+STOP_FINISHED, STOP_RETRIED = "stop_finished", "stop_retried"
 
 
 def kill_and_record(process: BaseProcess, backend: BaseWorkerBackend, why: str) -> KillResult:
     """Kill the run of ``process`` (already moved to a terminal status by the caller)
-    and record how: ``stop_signal``, ``termination``, ``finished_at`` (now: the run is
-    over) and a log line ``"<why>: <how>"``."""
+    and record how: ``stop_signal``, ``termination`` and a log line ``"<why>: <how>"``.
+
+    ``finished_at`` is set only when the backend confirmed the run is gone. Otherwise (the
+    worker did not answer, the kill was not confirmed) another watchdog is scheduled in
+    :data:`STOP_RETRY_SECONDS` to finish the stop (see :func:`fire_watchdog`).
+    """
     process.refresh_from_db(fields=["process_task_id", "worker_hostname", "worker_pid"])
     try:
         result = backend.kill(
             process.process_task_id, hostname=process.worker_hostname, pid=process.worker_pid
         )
     except BackendError as exc:
-        # The status is already final; say loudly that the run may still be alive.
         result = KillResult(found=True, gone=False, error=str(exc))
     how = result.describe()
-    # finished_at marks the moment the run was really over, not when it was decided.
-    # It commits together with the final log line: whoever waits for is_finished
-    # then also sees how the run ended.
+    confirmed = result.gone or not result.found
+    values: dict[str, Any] = {"stop_signal": result.signal_name, "termination": how[:255]}
+    if confirmed:
+        values["finished_at"] = timezone.now()
+    elif _gave_up(process):
+        values["finished_at"] = timezone.now()
+        how += f"; gave up after {STOP_GIVE_UP_SECONDS:g}s, the run may still be alive"
+        confirmed = True
+    else:
+        how += f"; retrying in {STOP_RETRY_SECONDS:g}s"
+    # finished_at commits together with the final log line: whoever waits for
+    # is_finished then also sees how the run ended.
     with transaction.atomic(using=router.db_for_write(type(process))):
-        record(
-            process,
-            stop_signal=result.signal_name,
-            termination=how[:255],
-            finished_at=timezone.now(),
-        )
+        record(process, **values)
         process.log(
             f"{why}: {how}", level="WARNING" if result.gone or not result.found else "ERROR"
         )
+    if not confirmed:
+        _schedule_retry(process, backend)
     return result
 
 
-def mark_worker_lost(process: BaseProcess, reason: str) -> bool:
-    """Move a ``running`` (or claimed-but-never-started) process to ``failed`` because
-    its worker is gone. Returns True if this call recorded it."""
+def _gave_up(process: BaseProcess) -> bool:
+    process.refresh_from_db(fields=["status_changed"])
+    age = (timezone.now() - process.status_changed).total_seconds()
+    return age > STOP_GIVE_UP_SECONDS
+
+
+def _schedule_retry(process: BaseProcess, backend: BaseWorkerBackend) -> None:
+    task_id = backend.schedule_watchdog(process, STOP_RETRY_SECONDS)
+    if task_id:
+        record(process, watchdog_task_id=task_id)
+    else:
+        logger.error(
+            "%s pk=%s: cannot schedule a retry of its stop", process._meta.label, process.pk
+        )
+
+
+def _local_run_is_dead(process: BaseProcess) -> bool:
+    """True if the run's pool child was on this host and no longer exists."""
+    host = process.worker_hostname.rpartition("@")[2]
+    if not process.worker_pid or host not in (socket.gethostname(), os.uname().nodename):
+        return False
+    try:
+        return psutil.Process(process.worker_pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _finish(process: BaseProcess, line: str, level: str = "INFO") -> None:
+    with transaction.atomic(using=router.db_for_write(type(process))):
+        record(process, finished_at=timezone.now())
+        process.log(line, level=level)
+
+
+def mark_worker_lost(
+    process: BaseProcess,
+    reason: str,
+    *,
+    finished: bool = True,
+    backend: BaseWorkerBackend | None = None,
+) -> bool:
+    """Move a ``running`` process to ``failed`` because its worker is gone. Returns True
+    if this call recorded it. With ``finished=False`` (the worker only stopped answering)
+    ``finished_at`` stays empty and a retry is scheduled: if the worker comes back, the
+    run is killed then."""
     with transaction.atomic(using=router.db_for_write(type(process))):
         won = compare_and_set(
             process,
             [status.RUNNING],
             status.FAILED,
-            finished_at=timezone.now(),
             stopped_by="worker",
             termination=f"worker lost: {reason}"[:255],
             exception=f"WorkerLost: {reason}"[:10_000],
+            finished_at=timezone.now() if finished else None,
         )
         if won:
             process.log(f"failed: worker lost: {reason}", level="ERROR")
+    if won and not finished:
+        _schedule_retry(process, backend or get_backend())
     return won
+
+
+def finish_stop(process: BaseProcess, backend: BaseWorkerBackend) -> str:
+    """Complete the stop of a process that is terminal but not ``finished_at``: whoever
+    was stopping it died or got no answer. Returns ``"stop_finished"`` or ``"stop_retried"``.
+    """
+    process.refresh_from_db()
+    liveness = Liveness.UNKNOWN
+    if backend.supports_probe:
+        liveness = backend.probe(
+            process.process_task_id, hostname=process.worker_hostname, pid=process.worker_pid
+        )
+    if liveness is Liveness.NOT_RUNNING or (
+        liveness is Liveness.UNREACHABLE and _local_run_is_dead(process)
+    ):
+        _finish(process, f"{process.status}: the run is over")
+        return STOP_FINISHED
+    if liveness is Liveness.UNREACHABLE:
+        if _gave_up(process):
+            _finish(process, f"{process.status}: gave up, worker still silent", level="ERROR")
+            return STOP_FINISHED
+        _schedule_retry(process, backend)
+        return STOP_RETRIED
+    kill_and_record(process, backend, f"{process.status} (stop retried)")
+    return STOP_RETRIED
 
 
 def fire_watchdog(
@@ -100,14 +188,19 @@ def fire_watchdog(
     """Enforce ``process.timeout``. ``rearm(seconds)`` must schedule this again.
 
     Returns one of ``"noop"``, ``"rearmed"``, ``"timed_out"``, ``"worker_lost"``,
-    ``"skipped_eager"``. Never raises for a process that already ended. A kill that gets no
-    answer from the worker (the backend re-sends control commands at once) is recorded as
-    ``"kill failed: …"`` in ``termination`` and an ERROR log line; the status stays final.
+    ``"skipped_eager"``, ``"stop_finished"``, ``"stop_retried"``. Never raises for a
+    process that already ended. A process that is terminal but not finished (its stop was
+    never confirmed: the killer died, the worker did not answer) has its stop completed
+    (:func:`finish_stop`). A kill that gets no answer is logged (``"kill failed: …"``) and
+    retried every :data:`STOP_RETRY_SECONDS`; the status stays final.
     """
     backend = backend or get_backend()
     found = current_status(process)
     label = f"{process._meta.label} pk={process.pk}"
     if found in status.TERMINAL:
+        process.refresh_from_db(fields=["finished_at", "stopped_by"])
+        if process.finished_at is None and process.stopped_by in STOPPERS and not eager:
+            return finish_stop(process, backend)
         logger.info("watchdog for %s: already %s, nothing to do", label, found)
         return NOOP
     if eager:
@@ -148,7 +241,8 @@ def fire_watchdog(
                 if liveness is Liveness.NOT_RUNNING
                 else f"worker {process.worker_hostname or '?'} does not answer"
             )
-            if mark_worker_lost(process, reason):
+            finished = liveness is Liveness.NOT_RUNNING or _local_run_is_dead(process)
+            if mark_worker_lost(process, reason, finished=finished, backend=backend):
                 return WORKER_LOST
             return NOOP
     won = compare_and_set(process, [status.RUNNING], status.TIMED_OUT, stopped_by="watchdog")

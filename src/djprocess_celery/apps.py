@@ -12,4 +12,4 @@ class DjprocessCeleryConfig(AppConfig):
     def ready(self) -> None:
         # Importing registers: tasks (shared_task), control commands (Panel) and
         # the task_failure receiver. Workers run django.setup() before consuming.
-        from djprocess_celery import control, nodename, poolchild, receivers, tasks  # noqa: F401
+        from djprocess_celery import control, poolchild, receivers, startup, tasks  # noqa: F401

@@ -20,7 +20,7 @@ from django.core.checks import CheckMessage, Error, Warning
 
 from djprocess.backends.base import BaseWorkerBackend, KillResult, Liveness
 from djprocess.conf import settings
-from djprocess.exceptions import KillControlError
+from djprocess.exceptions import BackendError, KillControlError
 from djprocess.models import BaseProcess
 from djprocess.registry import label_of
 
@@ -84,6 +84,18 @@ class CeleryWorkerBackend(BaseWorkerBackend):
             self.revoke_scheduled(guard.id)
             raise
         return run.id, guard.id
+
+    def schedule_watchdog(self, process: BaseProcess, countdown: float) -> str | None:
+        """Send another watchdog for ``process`` with ``countdown`` seconds."""
+        from djprocess_celery.tasks import watchdog
+
+        result = watchdog.apply_async(
+            (label_of(process), _json_pk(process.pk)),
+            countdown=max(0.0, countdown),
+            queue=settings.SUPERVISOR_QUEUE,
+            serializer="json",
+        )
+        return str(result.id)
 
     def revoke_scheduled(self, task_id: str) -> None:
         """Revoke ``task_id`` (no terminate): a countdown task is then discarded."""
@@ -155,6 +167,11 @@ class CeleryWorkerBackend(BaseWorkerBackend):
             )
             found = [a for a in answers if a.get("found")]
             answer = found[0] if found else {"found": False}
+            if answer.get("unsupported"):
+                raise BackendError(
+                    f"worker {hostname or '?'} runs its tasks in the {answer['unsupported']} "
+                    "pool, which cannot stop a running task: start it with -P prefork"
+                )
             # "starting": handed to a child that has not acknowledged yet; ask again.
             if not answer.get("starting") or time.monotonic() > deadline:
                 return answer

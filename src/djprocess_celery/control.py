@@ -131,7 +131,9 @@ def djprocess_signal(
         with contextlib.suppress(psutil.NoSuchProcess):
             descendants = psutil.Process(child).children(recursive=True)
     if not _is_pool_child(child):
-        return {"found": False, "known": True, "not_child": child}
+        # threads/solo pools run tasks in this very process: nothing can be signalled.
+        pool = type(state.consumer.pool).__module__
+        return {"found": True, "known": True, "pid": child, "unsupported": pool}
     if signum == signals.SIGKILL:
         # Marks the job as terminated so the pool reports it as revoked.
         state.consumer.pool.terminate_job(child, signum)

@@ -56,9 +56,10 @@ def rearm_watchdogs_on_supervisor_start(sender: Any = None, **kwargs: Any) -> No
     """
     from django.apps import apps
     from django.db import close_old_connections
+    from django.db.models import Q
     from django.utils import timezone
 
-    from djprocess import status
+    from djprocess import status, supervisor
     from djprocess.conf import settings
     from djprocess.models import BaseProcess
     from djprocess.registry import label_of
@@ -75,11 +76,17 @@ def rearm_watchdogs_on_supervisor_start(sender: Any = None, **kwargs: Any) -> No
         for model in apps.get_models():
             if not issubclass(model, BaseProcess):
                 continue
-            rows = model._base_manager.filter(
-                status__in=[status.RUNNING, status.PENDING], dispatched_at__isnull=False
+            active = Q(status__in=[status.RUNNING, status.PENDING], dispatched_at__isnull=False)
+            # Terminal but never confirmed stopped: the supervisor died mid-kill.
+            stopping = Q(
+                status__in=status.TERMINAL,
+                finished_at__isnull=True,
+                stopped_by__in=supervisor.STOPPERS,
             )
-            for process in rows:
-                if process.started_at is not None:
+            for process in model._base_manager.filter(active | stopping):
+                if process.status in status.TERMINAL:
+                    left = 0.0
+                elif process.started_at is not None:
                     left = (process.started_at + process.timeout - now).total_seconds()
                 else:
                     left = process.timeout_seconds()

@@ -17,7 +17,7 @@ from typing import Any
 from celery import shared_task
 
 from djprocess import supervisor
-from djprocess.conf import settings
+from djprocess.backends import get_backend
 from djprocess.exceptions import UnknownProcessModel
 from djprocess.models import BaseProcess
 from djprocess.registry import resolve
@@ -62,10 +62,7 @@ def watchdog(self: Any, label: str, pk: Any) -> str:
         return "missing"
 
     def rearm(seconds: float) -> None:
-        result = watchdog.apply_async(
-            (label, pk), countdown=seconds, queue=settings.SUPERVISOR_QUEUE, serializer="json"
-        )
-        record(process, watchdog_task_id=result.id)
+        record(process, watchdog_task_id=get_backend().schedule_watchdog(process, seconds) or "")
 
     try:
         return supervisor.fire_watchdog(process, rearm=rearm, eager=bool(self.request.is_eager))

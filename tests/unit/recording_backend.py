@@ -30,6 +30,7 @@ class RecordingBackend(BaseWorkerBackend):
         self.dispatched: list[object] = []
         self.killed: list[tuple[str, str, int | None]] = []
         self.revoked: list[str] = []
+        self.scheduled: list[tuple[object, float]] = []
         self.kill_result: KillResult | BaseException = KillResult(
             found=True, gone=True, term_sent=1, term_retries=3
         )
@@ -53,6 +54,10 @@ class RecordingBackend(BaseWorkerBackend):
         if isinstance(self.kill_result, BaseException):
             raise self.kill_result
         return self.kill_result
+
+    def schedule_watchdog(self, process: BaseProcess, countdown: float) -> str | None:
+        self.scheduled.append((process.pk, countdown))
+        return f"watch-{process.pk}-retry-{len(self.scheduled)}"
 
     def revoke_scheduled(self, task_id: str) -> None:
         self.revoked.append(task_id)

@@ -120,7 +120,7 @@ def test_pages_out_of_range_raise_empty_page(logged: ExampleProcess, page: int) 
         logged.paginate_logs(page=page, per_page=10)
 
 
-@pytest.mark.parametrize("page", ["abc", "", "first", None, 1.5, "1.5", [1]])
+@pytest.mark.parametrize("page", ["abc", "", "first", None, 1.5, "1.5", [1], True, False])
 def test_pages_that_are_not_integers_raise_page_not_an_integer(
     logged: ExampleProcess, page: object
 ) -> None:

@@ -33,6 +33,7 @@ BAD_VALUES: list[tuple[str, Any, str]] = [
     ("DJPROCESS_KILL_TERM_RETRIES", 2.5, "djprocess.E004"),
     ("DJPROCESS_KILL_TERM_RETRIES", True, "djprocess.E004"),
     ("DJPROCESS_KILL_TERM_RETRIES", None, "djprocess.E004"),
+    ("DJPROCESS_KILL_TERM_RETRIES", 101, "djprocess.E004"),
     ("DJPROCESS_KILL_TERM_WAIT_SECONDS", 0, "djprocess.E005"),
     ("DJPROCESS_KILL_TERM_WAIT_SECONDS", -2, "djprocess.E005"),
     ("DJPROCESS_KILL_TERM_WAIT_SECONDS", "2", "djprocess.E005"),

@@ -145,6 +145,26 @@ def test_cancel_of_a_running_process_kills_it(
     assert row.termination == "exited after SIGTERM 2/3"
     assert row.finished_at is not None
     assert messages(process)[-1] == "cancelled: exited after SIGTERM 2/3"
+    # A safety watchdog guarded the kill; confirmed, it and the original are revoked.
+    assert len(backend.scheduled) == 1
+    expected = {row.watchdog_task_id, f"watch-{process.pk}-retry-1"} - {""}
+    assert set(backend.revoked) == expected
+
+
+def test_cancel_whose_kill_is_not_confirmed_stays_open(
+    make_process: MakeProcess, backend: RecordingBackend
+) -> None:
+    process = make_process()
+    set_running(process, hostname="w2", pid=99, task_id="t-1")
+    backend.kill_result = KillResult(found=True, gone=False, term_sent=3, term_retries=3)
+
+    assert process.cancel() is True
+
+    row = stored(process)
+    assert row.status == status.CANCELLED
+    assert row.finished_at is None  # not confirmed: the stop is retried
+    assert backend.revoked == []  # the watchdogs must still fire
+    assert len(backend.scheduled) == 2  # the safety watchdog and the retry
 
 
 @pytest.mark.parametrize(

@@ -184,7 +184,9 @@ def test_progress_never_touches_status(make: Make) -> None:
     assert stale.progress == 1.0
 
 
-@pytest.mark.parametrize(("current", "total"), [(-1, None), (2, 1), ("1", 2), (1, -2), (1.0, 2)])
+@pytest.mark.parametrize(
+    ("current", "total"), [(-1, None), (2, 1), ("1", 2), (1, -2), (1.0, 2), (2**63, 2**63)]
+)
 def test_bad_progress_is_refused(make: Make, current: Any, total: Any) -> None:
     with pytest.raises(ValueError, match="progress"):
         make().set_progress(current, total)

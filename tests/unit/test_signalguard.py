@@ -74,3 +74,13 @@ def test_outside_the_main_thread_it_changes_nothing() -> None:
     thread.start()
     thread.join(5)
     assert states == [False, True]
+
+
+def test_signal_mask_and_pending_alarm_are_restored() -> None:
+    """A run that blocks signals or leaves an alarm() pending must not pass them on."""
+    mask_before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    with SignalGuard():
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR2, signal.SIGTERM])
+        signal.setitimer(signal.ITIMER_REAL, 30)
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == mask_before
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)

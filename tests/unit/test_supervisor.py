@@ -17,6 +17,7 @@ from unit_helpers import messages, set_running
 from djprocess import status, supervisor
 from djprocess.backends.base import KillResult, Liveness
 from djprocess.exceptions import KillControlError
+from djprocess.transitions import compare_and_set
 from djprocess_example.models import ExampleProcess
 
 MakeProcess = Callable[..., ExampleProcess]
@@ -226,10 +227,87 @@ def test_unreachable_worker_on_kill_is_recorded_loudly(
     process.refresh_from_db()
     assert process.status == status.TIMED_OUT
     assert process.termination == "kill failed: no reply from worker-1"
+    # Not confirmed gone: not finished, and the stop is retried soon.
+    assert process.finished_at is None
+    assert backend.scheduled == [(process.pk, supervisor.STOP_RETRY_SECONDS)]
+    assert process.watchdog_task_id == f"watch-{process.pk}-retry-1"
     last = process.logs.order_by("sequence").last()
     assert last is not None
     assert last.level == "ERROR"
-    assert last.message == "timed out after 0:00:05: kill failed: no reply from worker-1"
+    assert last.message == (
+        "timed out after 0:00:05: kill failed: no reply from worker-1; retrying in 5s"
+    )
+
+
+def test_retried_stop_kills_again_and_finishes(
+    make_process: MakeProcess, backend: RecordingBackend, rearm: Rearm
+) -> None:
+    """The killer died (or got no answer) after deciding: the next watchdog completes it."""
+    process = make_process(timeout=timedelta(seconds=1))
+    set_running(process, started_ago=timedelta(seconds=5))
+    assert compare_and_set(process, [status.RUNNING], status.TIMED_OUT, stopped_by="watchdog")
+
+    assert fire(process, backend, rearm) == supervisor.STOP_RETRIED
+
+    process.refresh_from_db()
+    assert backend.killed == [("run-task", "worker-1", 4242)]
+    assert process.status == status.TIMED_OUT
+    assert process.finished_at is not None
+    assert process.termination == "exited after SIGTERM 1/3"
+    assert fire(process, backend, rearm) == supervisor.NOOP  # finished now
+
+
+@pytest.mark.parametrize(
+    ("liveness", "outcome", "finished"),
+    [
+        (Liveness.NOT_RUNNING, supervisor.STOP_FINISHED, True),
+        (Liveness.UNREACHABLE, supervisor.STOP_RETRIED, False),
+    ],
+)
+def test_unfinished_stop_follows_the_probe(
+    make_process: MakeProcess,
+    backend: RecordingBackend,
+    rearm: Rearm,
+    liveness: Liveness,
+    outcome: str,
+    finished: bool,
+) -> None:
+    process = make_process()
+    set_running(process)
+    assert compare_and_set(process, [status.RUNNING], status.CANCELLED, stopped_by="cancel")
+    backend.supports_probe = True
+    backend.liveness = liveness
+
+    assert fire(process, backend, rearm) == outcome
+
+    process.refresh_from_db()
+    assert process.status == status.CANCELLED
+    assert backend.killed == []
+    assert (process.finished_at is not None) is finished
+    assert len(backend.scheduled) == (0 if finished else 1)
+
+
+def test_silent_worker_is_lost_but_retried_until_it_answers(
+    make_process: MakeProcess, backend: RecordingBackend, rearm: Rearm
+) -> None:
+    """A worker that does not answer (stopped, partitioned) may come back with the run
+    still going: the row is failed at once but the stop stays open."""
+    process = make_process(timeout=timedelta(seconds=1))
+    set_running(process, started_ago=timedelta(seconds=5), hostname="celery@elsewhere")
+    backend.supports_probe = True
+    backend.liveness = Liveness.UNREACHABLE
+
+    assert fire(process, backend, rearm) == supervisor.WORKER_LOST
+
+    process.refresh_from_db()
+    assert process.status == status.FAILED
+    assert process.finished_at is None
+    assert len(backend.scheduled) == 1
+    backend.liveness = Liveness.RUNNING  # it answers again: the run is killed
+    assert fire(process, backend, rearm) == supervisor.STOP_RETRIED
+    process.refresh_from_db()
+    assert backend.killed == [("run-task", "celery@elsewhere", 4242)]
+    assert process.finished_at is not None
 
 
 def test_mark_worker_lost_only_from_running(make_process: MakeProcess) -> None:

@@ -109,6 +109,13 @@ class BaseWorkerBackend:
         an unknown or already-run ``task_id``."""
         raise NotImplementedError
 
+    def schedule_watchdog(self, process: BaseProcess, countdown: float) -> str | None:
+        """Schedule another :func:`djprocess.supervisor.fire_watchdog` for ``process`` in
+        ``countdown`` seconds (a float); return its task id, or None if this backend cannot
+        (the default). Used to re-arm a watchdog and to retry a stop that was not confirmed.
+        """
+        return None
+
     def probe(self, task_id: str, *, hostname: str = "", pid: int | None = None) -> Liveness:
         """Tell whether ``task_id`` is still running. Default: :attr:`Liveness.UNKNOWN`."""
         return Liveness.UNKNOWN

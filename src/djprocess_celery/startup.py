@@ -1,4 +1,6 @@
-"""Unique node names for workers that consume a djprocess queue.
+"""What a worker that consumes a djprocess queue adjusts or checks as it starts.
+
+Unique node names:
 
 Two ``celery worker`` processes started on one host without ``-n`` (exactly what
 ``celery -A proj worker -Q processes`` and ``… -Q supervisor`` do) are both
@@ -21,7 +23,7 @@ from celery.utils.nodenames import default_nodename, nodesplit
 
 from djprocess.conf import settings
 
-logger = logging.getLogger("djprocess_celery.nodename")
+logger = logging.getLogger("djprocess_celery.startup")
 
 
 def unique_nodename(hostname: str, queues: set[str]) -> str:
@@ -30,14 +32,38 @@ def unique_nodename(hostname: str, queues: set[str]) -> str:
     return f"{'-'.join(sorted(queues))}-{os.getpid()}@{host}"
 
 
+def _djprocess_queues(worker: Any) -> set[str]:
+    consume_from = getattr(worker.app.amqp.queues, "consume_from", None) or {}
+    return {settings.PROCESS_QUEUE, settings.SUPERVISOR_QUEUE} & set(consume_from)
+
+
+@worker_init.connect
+def check_pool(sender: Any = None, **kwargs: Any) -> None:
+    """Say loudly at start-up that a process worker's pool cannot stop a running task.
+
+    Only prefork (and eventlet/gevent, not supported here) can terminate one task;
+    with ``-P threads`` or ``-P solo`` timeouts and ``cancel()`` would not stop work.
+    """
+    worker = sender
+    if worker is None or settings.PROCESS_QUEUE not in _djprocess_queues(worker):
+        return
+    pool = str(getattr(worker, "pool_cls", "") or worker.app.conf.worker_pool or "prefork")
+    if "prefork" not in pool:
+        logger.error(
+            "djprocess: this worker consumes %r with the %s pool, which cannot stop a "
+            "running task: timeouts and cancel() will not stop work. Use -P prefork.",
+            settings.PROCESS_QUEUE,
+            pool,
+        )
+
+
 @worker_init.connect
 def rename_default_nodename(sender: Any = None, **kwargs: Any) -> None:
     """Give a djprocess worker that kept Celery's default node name a unique one."""
     worker = sender
     if worker is None or getattr(worker, "hostname", None) != default_nodename(""):
         return
-    consume_from = getattr(worker.app.amqp.queues, "consume_from", None) or {}
-    ours = {settings.PROCESS_QUEUE, settings.SUPERVISOR_QUEUE} & set(consume_from)
+    ours = _djprocess_queues(worker)
     if not ours:
         return
     new = unique_nodename(worker.hostname, ours)
