@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.test import override_settings
 from recording_backend import PATH, RecordingBackend
+from unit_helpers import CelerySetting
 
 from djprocess.backends import get_backend
 from djprocess_example.models import ExampleProcess
@@ -51,3 +52,23 @@ def custom_run(monkeypatch: pytest.MonkeyPatch) -> Callable[[RunFunction], str]:
         return kind
 
     return install
+
+
+@pytest.fixture
+def celery_setting(monkeypatch: pytest.MonkeyPatch) -> CelerySetting:
+    """Set a Celery setting on the current app for one test.
+
+    The app reads Django settings with the ``CELERY`` namespace, and Celery 5.4 looks up
+    ``CELERY_<NAME>`` before ``<name>``: the key this Celery reads is the one set.
+    """
+    from celery import current_app
+
+    conf = current_app.conf
+
+    def set_(name: str, value: object) -> None:
+        monkeypatch.setitem(conf, name, value)
+        if getattr(conf, name) != value:  # Celery 5.4: the namespaced key wins
+            monkeypatch.setitem(conf, f"CELERY_{name.upper()}", value)
+        assert getattr(conf, name) == value
+
+    return set_

@@ -4,7 +4,6 @@ naming the setting and the bad value, and a hint with the fix."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,6 +11,7 @@ from django.core.checks import CheckMessage, Error, run_checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
+from unit_helpers import CelerySetting
 
 from djprocess.checks import check_settings
 
@@ -142,16 +142,6 @@ def test_manage_py_check_fails_on_a_bad_setting() -> None:
 # -- the Celery backend's checks ---------------------------------------------------
 
 
-@pytest.fixture
-def celery_conf(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """The current Celery app's configuration; changes are undone after the test."""
-    from celery import current_app
-
-    conf = current_app.conf
-    yield conf
-    monkeypatch.undo()
-
-
 def celery_ids() -> list[str]:
     from djprocess_celery.backend import CeleryWorkerBackend
 
@@ -159,16 +149,14 @@ def celery_ids() -> list[str]:
 
 
 @pytest.mark.celery
-def test_the_test_celery_configuration_is_clean(celery_conf: Any) -> None:
+def test_the_test_celery_configuration_is_clean() -> None:
     assert celery_ids() == []
 
 
 @pytest.mark.celery
 @pytest.mark.parametrize("accepted", [["pickle"], ["application/x-python-serialize"], ["yaml"]])
-def test_json_not_accepted_is_e001(
-    celery_conf: Any, monkeypatch: pytest.MonkeyPatch, accepted: list[str]
-) -> None:
-    monkeypatch.setitem(celery_conf, "accept_content", accepted)
+def test_json_not_accepted_is_e001(celery_setting: CelerySetting, accepted: list[str]) -> None:
+    celery_setting("accept_content", accepted)
     from djprocess_celery.backend import CeleryWorkerBackend
 
     (message,) = CeleryWorkerBackend.check()
@@ -178,17 +166,15 @@ def test_json_not_accepted_is_e001(
 
 
 @pytest.mark.celery
-def test_json_among_others_is_fine(celery_conf: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(celery_conf, "accept_content", ["pickle", "json"])
+def test_json_among_others_is_fine(celery_setting: CelerySetting) -> None:
+    celery_setting("accept_content", ["pickle", "json"])
     assert celery_ids() == []
 
 
 @pytest.mark.celery
 @pytest.mark.parametrize("pool", ["solo", "threads", "eventlet", "gevent"])
-def test_a_pool_that_cannot_terminate_is_w001(
-    celery_conf: Any, monkeypatch: pytest.MonkeyPatch, pool: str
-) -> None:
-    monkeypatch.setitem(celery_conf, "worker_pool", pool)
+def test_a_pool_that_cannot_terminate_is_w001(celery_setting: CelerySetting, pool: str) -> None:
+    celery_setting("worker_pool", pool)
     from djprocess_celery.backend import CeleryWorkerBackend
 
     (message,) = CeleryWorkerBackend.check()
@@ -199,10 +185,8 @@ def test_a_pool_that_cannot_terminate_is_w001(
 
 @pytest.mark.celery
 @pytest.mark.parametrize("broker", ["redis://127.0.0.1:6379/0", "amqp://guest@localhost//"])
-def test_eager_mode_with_a_real_broker_is_w002(
-    celery_conf: Any, monkeypatch: pytest.MonkeyPatch, broker: str
-) -> None:
-    monkeypatch.setitem(celery_conf, "broker_url", broker)
+def test_eager_mode_with_a_real_broker_is_w002(celery_setting: CelerySetting, broker: str) -> None:
+    celery_setting("broker_url", broker)
     from djprocess_celery.backend import CeleryWorkerBackend
 
     (message,) = CeleryWorkerBackend.check()
@@ -213,46 +197,40 @@ def test_eager_mode_with_a_real_broker_is_w002(
 
 
 @pytest.mark.celery
-def test_eager_off_with_a_real_broker_is_fine(
-    celery_conf: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(celery_conf, "broker_url", "redis://127.0.0.1:6379/0")
-    monkeypatch.setitem(celery_conf, "task_always_eager", False)
+def test_eager_off_with_a_real_broker_is_fine(celery_setting: CelerySetting) -> None:
+    celery_setting("broker_url", "redis://127.0.0.1:6379/0")
+    celery_setting("task_always_eager", False)
     assert celery_ids() == []
 
 
 @pytest.mark.celery
 def test_undeclared_queues_without_create_missing_queues_is_e002(
-    celery_conf: Any, monkeypatch: pytest.MonkeyPatch
+    celery_setting: CelerySetting,
 ) -> None:
     from kombu import Queue
 
-    monkeypatch.setitem(celery_conf, "task_create_missing_queues", False)
-    monkeypatch.setitem(celery_conf, "task_queues", [Queue("processes"), Queue("other")])
+    celery_setting("task_create_missing_queues", False)
+    celery_setting("task_queues", [Queue("processes"), Queue("other")])
     from djprocess_celery.backend import CeleryWorkerBackend
 
     (message,) = CeleryWorkerBackend.check()
     assert message.id == "djprocess_celery.E002"
     assert "DJPROCESS_SUPERVISOR_QUEUE='supervisor'" in message.msg
     assert "DJPROCESS_PROCESS_QUEUE" not in message.msg
-    monkeypatch.setitem(celery_conf, "task_queues", [Queue("processes"), Queue("supervisor")])
+    celery_setting("task_queues", [Queue("processes"), Queue("supervisor")])
     assert celery_ids() == []
 
 
 @pytest.mark.celery
-def test_manage_py_check_reports_celery_problems(
-    celery_conf: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(celery_conf, "accept_content", ["pickle"])
+def test_manage_py_check_reports_celery_problems(celery_setting: CelerySetting) -> None:
+    celery_setting("accept_content", ["pickle"])
     with pytest.raises(SystemCheckError, match=r"djprocess_celery\.E001"):
         call_command("check")
 
 
 @pytest.mark.celery
-def test_manage_py_check_fails_on_warnings_when_asked(
-    celery_conf: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(celery_conf, "worker_pool", "solo")
+def test_manage_py_check_fails_on_warnings_when_asked(celery_setting: CelerySetting) -> None:
+    celery_setting("worker_pool", "solo")
     call_command("check")  # a warning alone does not fail
     with pytest.raises(SystemCheckError, match=r"djprocess_celery\.W001"):
         call_command("check", fail_level="WARNING")

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.utils import timezone
-from unit_helpers import messages, set_running
+from unit_helpers import CelerySetting, messages, set_running
 
 from djprocess import status
 from djprocess_example.models import ExampleProcess
@@ -72,17 +72,12 @@ def test_start_then_start_again_through_the_tasks(make_process: MakeProcess) -> 
 
 
 @pytest.fixture
-def not_eager() -> Iterator[Any]:
+def not_eager(celery_setting: CelerySetting) -> Any:
     """Celery sends to its in-memory broker instead of running inline."""
     from celery import current_app
 
-    conf = current_app.conf
-    previous = conf.task_always_eager
-    conf.task_always_eager = False
-    try:
-        yield current_app
-    finally:
-        conf.task_always_eager = previous
+    celery_setting("task_always_eager", False)
+    return current_app
 
 
 def test_task_messages_carry_only_json_label_and_pk(

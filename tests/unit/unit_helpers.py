@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.utils import timezone
@@ -36,3 +37,7 @@ def set_running(
 def messages(process: ExampleProcess) -> list[str]:
     """The process's log messages in sequence order."""
     return list(process.logs.order_by("sequence").values_list("message", flat=True))
+
+
+#: The ``celery_setting`` fixture: ``celery_setting("task_always_eager", False)``.
+CelerySetting = Callable[[str, object], None]
