@@ -12,9 +12,8 @@ from django.utils import timezone
 
 from djprocess import status
 from djprocess.backends import get_backend
-from djprocess.conf import settings
 from djprocess.exceptions import ProcessNotSaved, ProcessNotStartable
-from djprocess.supervisor import kill_and_record
+from djprocess.supervisor import kill_and_record, stop_budget
 from djprocess.transitions import compare_and_set, current_status, record
 from djprocess.validators import MAX_TIMEOUT, validate_timeout_value
 
@@ -22,9 +21,6 @@ if TYPE_CHECKING:
     from djprocess.models import BaseProcess
 
 logger = logging.getLogger("djprocess.lifecycle")
-
-#: Seconds beyond ``retries x wait`` before the safety watchdog of a cancel fires.
-SAFETY_MARGIN_SECONDS = 15.0
 
 __all__ = ["MAX_TIMEOUT", "cancel", "start", "validate_timeout"]
 
@@ -122,8 +118,7 @@ def cancel(process: BaseProcess) -> bool:
         return True
     # If this caller dies mid-kill (a web request timing out, Ctrl-C), this
     # watchdog finishes the stop; the original one stays too until the kill is confirmed.
-    budget = settings.KILL_TERM_RETRIES * settings.KILL_TERM_WAIT_SECONDS + SAFETY_MARGIN_SECONDS
-    safety = backend.schedule_watchdog(process, budget)
+    safety = backend.schedule_watchdog(process, stop_budget())
     kill_and_record(process, backend, "cancelled")
     process.refresh_from_db(fields=["finished_at", "watchdog_task_id"])
     if process.finished_at is not None:

@@ -25,6 +25,7 @@ from django.utils import timezone
 from djprocess import status
 from djprocess.backends import get_backend
 from djprocess.backends.base import BaseWorkerBackend, KillResult, Liveness
+from djprocess.conf import settings
 from djprocess.exceptions import BackendError
 from djprocess.transitions import compare_and_set, current_status, record
 
@@ -35,6 +36,8 @@ logger = logging.getLogger("djprocess.supervisor")
 
 #: Seconds until a stop that was not confirmed is tried again.
 STOP_RETRY_SECONDS = 5.0
+#: Seconds beyond ``retries x wait`` a stop (SIGKILL and its confirmation) may take.
+STOP_GRACE_SECONDS = 15.0
 #: After this many seconds of unconfirmed stop, give up and record the run as finished.
 STOP_GIVE_UP_SECONDS = 600.0
 #: ``stopped_by`` values whose stop :func:`finish_stop` completes.
@@ -98,8 +101,16 @@ def _gave_up(process: BaseProcess) -> bool:
     return age > STOP_GIVE_UP_SECONDS
 
 
-def _schedule_retry(process: BaseProcess, backend: BaseWorkerBackend) -> None:
-    task_id = backend.schedule_watchdog(process, STOP_RETRY_SECONDS)
+def stop_budget() -> float:
+    """Seconds a stop may take before it counts as abandoned: ``DJPROCESS_KILL_TERM_RETRIES``
+    times ``DJPROCESS_KILL_TERM_WAIT_SECONDS``, plus :data:`STOP_GRACE_SECONDS`."""
+    return settings.KILL_TERM_RETRIES * settings.KILL_TERM_WAIT_SECONDS + STOP_GRACE_SECONDS
+
+
+def _schedule_retry(
+    process: BaseProcess, backend: BaseWorkerBackend, countdown: float = STOP_RETRY_SECONDS
+) -> None:
+    task_id = backend.schedule_watchdog(process, countdown)
     if task_id:
         record(process, watchdog_task_id=task_id)
     else:
@@ -158,6 +169,11 @@ def finish_stop(process: BaseProcess, backend: BaseWorkerBackend) -> str:
     was stopping it died or got no answer. Returns ``"stop_finished"`` or ``"stop_retried"``.
     """
     process.refresh_from_db()
+    # Whoever decided the status may still be killing: leave it its time first.
+    left = stop_budget() - (timezone.now() - process.status_changed).total_seconds()
+    if left > 0:
+        _schedule_retry(process, backend, left)
+        return STOP_RETRIED
     liveness = Liveness.UNKNOWN
     if backend.supports_probe:
         liveness = backend.probe(

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from recording_backend import RecordingBackend
 from unit_helpers import messages, set_running
 
@@ -239,6 +240,29 @@ def test_unreachable_worker_on_kill_is_recorded_loudly(
     )
 
 
+def age_stop(process: ExampleProcess) -> None:
+    """Pretend the status was decided long enough ago for its stop to count as abandoned."""
+    long_ago = timezone.now() - timedelta(seconds=supervisor.stop_budget() + 1)
+    ExampleProcess.objects.filter(pk=process.pk).update(status_changed=long_ago)
+
+
+def test_a_stop_in_progress_is_left_to_its_killer(
+    make_process: MakeProcess, backend: RecordingBackend, rearm: Rearm
+) -> None:
+    """cancel() decided a moment ago and is still killing: the watchdog firing now must
+    not kill a second time (two killers, two final lines); it looks again later."""
+    process = make_process()
+    set_running(process)
+    assert compare_and_set(process, [status.RUNNING], status.CANCELLED, stopped_by="cancel")
+
+    assert fire(process, backend, rearm) == supervisor.STOP_RETRIED
+
+    assert backend.killed == []
+    [(pk, countdown)] = backend.scheduled
+    assert pk == process.pk
+    assert 0 < countdown <= supervisor.stop_budget()
+
+
 def test_retried_stop_kills_again_and_finishes(
     make_process: MakeProcess, backend: RecordingBackend, rearm: Rearm
 ) -> None:
@@ -246,6 +270,7 @@ def test_retried_stop_kills_again_and_finishes(
     process = make_process(timeout=timedelta(seconds=1))
     set_running(process, started_ago=timedelta(seconds=5))
     assert compare_and_set(process, [status.RUNNING], status.TIMED_OUT, stopped_by="watchdog")
+    age_stop(process)
 
     assert fire(process, backend, rearm) == supervisor.STOP_RETRIED
 
@@ -275,6 +300,7 @@ def test_unfinished_stop_follows_the_probe(
     process = make_process()
     set_running(process)
     assert compare_and_set(process, [status.RUNNING], status.CANCELLED, stopped_by="cancel")
+    age_stop(process)
     backend.supports_probe = True
     backend.liveness = liveness
 
@@ -303,6 +329,7 @@ def test_silent_worker_is_lost_but_retried_until_it_answers(
     assert process.status == status.FAILED
     assert process.finished_at is None
     assert len(backend.scheduled) == 1
+    age_stop(process)
     backend.liveness = Liveness.RUNNING  # it answers again: the run is killed
     assert fire(process, backend, rearm) == supervisor.STOP_RETRIED
     process.refresh_from_db()
