@@ -110,6 +110,8 @@ def tests(session: nox.Session) -> None:
 def tests_matrix(session: nox.Session, django: str, celery: str) -> None:
     """The whole test suite on one (Python, Django, Celery) combination of ``MATRIX``."""
     # Not editable: this also proves the built package (migrations, templates) is complete.
+    # setuptools reuses ./build between installs: a file deleted from src/ would linger.
+    shutil.rmtree(ROOT / "build", ignore_errors=True)
     session.install(".[dev]", *_pins(django, celery))
     session.run(
         "python", "-c", "import django, celery; print(django.__version__, celery.__version__)"
