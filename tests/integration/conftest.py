@@ -210,6 +210,19 @@ def _purge(app: Any, queues: list[str], *, delete: bool) -> None:
                     channel.queue_purge(queue)
 
 
+def _namespaced(key: str) -> str:
+    return f"CELERY_{key.upper()}"
+
+
+def _set_conf(conf: Any, key: str, value: Any) -> None:
+    """Set a Celery setting so that this Celery version reads it: 5.4 looks up the
+    Django-namespaced ``CELERY_<KEY>`` before ``<key>``."""
+    conf[key] = value
+    if conf.get(key) != value or getattr(conf, key) != value:
+        conf[_namespaced(key)] = value
+    assert getattr(conf, key) == value, key
+
+
 def _reset_connections(app: Any) -> None:
     """Forget pooled connections and producers bound to the previous broker (the
     control mailbox caches its producer pool)."""
@@ -232,14 +245,14 @@ def broker(request: pytest.FixtureRequest, django_pg: str) -> Iterator[Broker]:
         import redis
 
         redis.Redis.from_url(url).flushdb()
-    saved = {
-        key: app.conf[key]
-        for key in ("broker_url", "task_always_eager", "broker_transport_options")
-    }
+    wanted = {"broker_url": url, "task_always_eager": False, "broker_transport_options": {}}
+    keys = [*wanted, *(_namespaced(key) for key in wanted)]
+    saved = {key: app.conf[key] for key in keys if key in app.conf}
     app.set_current()
     app.set_default()
     _reset_connections(app)
-    app.conf.update(broker_url=url, task_always_eager=False, broker_transport_options={})
+    for key, value in wanted.items():
+        _set_conf(app.conf, key, value)
     found = Broker(name, url)
     try:
         yield found
@@ -250,7 +263,11 @@ def broker(request: pytest.FixtureRequest, django_pg: str) -> Iterator[Broker]:
 
             redis.Redis.from_url(url).flushdb()
         _reset_connections(app)
-        app.conf.update(saved)
+        for key in keys:
+            if key in saved:
+                app.conf[key] = saved[key]
+            else:
+                app.conf.pop(key, None)
 
 
 # -- workers ------------------------------------------------------------------------
