@@ -15,9 +15,9 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": "test",
-        "USER": os.environ.get("DJPROCESS_PG_USER", "postgres"),
-        "HOST": os.environ.get("DJPROCESS_PG_HOST", "127.0.0.1"),
-        "PORT": os.environ.get("DJPROCESS_PG_PORT", "5432"),
+        "USER": os.environ.get("EXAMPLE_PG_USER", "postgres"),
+        "HOST": os.environ.get("EXAMPLE_PG_HOST", "127.0.0.1"),
+        "PORT": os.environ.get("EXAMPLE_PG_PORT", "5432"),
         "TEST": {"NAME": "test_djprocess_pg"},
     }
 }
