@@ -18,6 +18,6 @@ DATABASES = {
         "USER": os.environ.get("EXAMPLE_PG_USER", "postgres"),
         "HOST": os.environ.get("EXAMPLE_PG_HOST", "127.0.0.1"),
         "PORT": os.environ.get("EXAMPLE_PG_PORT", "5432"),
-        "TEST": {"NAME": "test_djprocess_pg"},
+        "TEST": {"NAME": os.environ.get("EXAMPLE_PG_TEST_NAME", "test_djprocess_pg")},
     }
 }

@@ -42,7 +42,7 @@ PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
 REDIS_DB = int(os.environ.get("DJPROCESS_IT_REDIS_DB", "3"))
 BROKER_URLS = {
     "redis": f"redis://127.0.0.1:6379/{REDIS_DB}",
-    "rabbitmq": "amqp://guest:guest@127.0.0.1:5672//",
+    "rabbitmq": os.environ.get("DJPROCESS_IT_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//"),
 }
 SERVICE_PORTS = {
     "PostgreSQL": ("127.0.0.1", 5432),
