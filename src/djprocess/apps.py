@@ -13,6 +13,7 @@ class DjprocessConfig(AppConfig):
     def ready(self) -> None:
         from django.core import checks
 
-        from djprocess.checks import check_settings
+        from djprocess.checks import check_models, check_settings
 
         checks.register(check_settings)
+        checks.register(check_models, checks.Tags.models)

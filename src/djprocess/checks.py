@@ -77,6 +77,21 @@ def check_settings(
                     id=check_id,
                 )
             )
+    for name, check_id, low, high in (
+        ("DJPROCESS_STATUS_POLL_SECONDS", "djprocess.E012", 0.01, 60),
+        ("DJPROCESS_HEARTBEAT_SECONDS", "djprocess.E013", 0.1, 600),
+        ("DJPROCESS_SWEEP_SECONDS", "djprocess.E014", 0.05, 600),
+        ("DJPROCESS_QUEUE_TIMEOUT_SECONDS", "djprocess.E015", 1, 365 * 86_400),
+    ):
+        value = _value(name)
+        if not _is_number(value) or not low <= value <= high:
+            errors.append(
+                Error(
+                    f"{name} must be a number of seconds from {low:g} to {high:g}, got {value!r}.",
+                    hint=f"Set {name} = {DEFAULTS[name]!r}.",
+                    id=check_id,
+                )
+            )
     errors += _backend_errors()
     for name, check_id in (
         ("DJPROCESS_LOG_MAX_PER_PAGE", "djprocess.E009"),
@@ -132,3 +147,23 @@ def _backend_errors() -> list[CheckMessage]:
             )
         ]
     return list(backend_class.check())
+
+
+def check_models(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Every concrete ``BaseProcess`` subclass needs a log model (``djprocess.E016``):
+    without one, a run could not write a line, and would fail at once."""
+    from django.apps import apps
+
+    from djprocess.models import BaseProcess
+
+    errors: list[CheckMessage] = []
+    for model in apps.get_models():
+        if not issubclass(model, BaseProcess) or model._meta.proxy:
+            continue
+        try:
+            model.log_model()
+        except LookupError as exc:
+            errors.append(Error(str(exc), obj=model, id="djprocess.E016"))
+    return errors

@@ -23,6 +23,10 @@ DEFAULTS: dict[str, Any] = {
     "DJPROCESS_LOG_MAX_PER_PAGE": 1000,
     "DJPROCESS_LOG_MAX_MESSAGE_LENGTH": 100_000,
     "DJPROCESS_LOG_CAPTURE_LEVEL": "INFO",
+    "DJPROCESS_STATUS_POLL_SECONDS": 0.5,
+    "DJPROCESS_HEARTBEAT_SECONDS": 5.0,
+    "DJPROCESS_SWEEP_SECONDS": 1.0,
+    "DJPROCESS_QUEUE_TIMEOUT_SECONDS": 86_400,
 }
 
 
@@ -80,6 +84,45 @@ class Settings:
         """Lowest level name of the :mod:`logging` records captured into the running
         process's log (``DJPROCESS_LOG_CAPTURE_LEVEL``)."""
         return str(_get("DJPROCESS_LOG_CAPTURE_LEVEL"))
+
+
+    @property
+    def STATUS_POLL_SECONDS(self) -> float:
+        """Seconds between two reads of a running process's status by the process that
+        supervises its run: how soon a ``cancel()`` or a deleted row is noticed
+        (``DJPROCESS_STATUS_POLL_SECONDS``)."""
+        return float(_get("DJPROCESS_STATUS_POLL_SECONDS"))
+
+    @property
+    def HEARTBEAT_SECONDS(self) -> float:
+        """Seconds between two heartbeats written for a running process; after
+        :attr:`HEARTBEAT_STALE_SECONDS` without one the supervisor checks whether its
+        worker is lost (``DJPROCESS_HEARTBEAT_SECONDS``)."""
+        return float(_get("DJPROCESS_HEARTBEAT_SECONDS"))
+
+    @property
+    def HEARTBEAT_STALE_SECONDS(self) -> float:
+        """Seconds without a heartbeat after which a run counts as possibly lost:
+        six heartbeats (derived from ``DJPROCESS_HEARTBEAT_SECONDS``)."""
+        return 6 * self.HEARTBEAT_SECONDS
+
+    @property
+    def SWEEP_SECONDS(self) -> float:
+        """Seconds between two sweeps of the supervisor over the processes that are due
+        a check (``DJPROCESS_SWEEP_SECONDS``)."""
+        return float(_get("DJPROCESS_SWEEP_SECONDS"))
+
+    @property
+    def QUEUE_TIMEOUT_SECONDS(self) -> float:
+        """Seconds a dispatched process may stay ``pending`` (queued, never claimed)
+        before the supervisor fails it (``DJPROCESS_QUEUE_TIMEOUT_SECONDS``)."""
+        return float(_get("DJPROCESS_QUEUE_TIMEOUT_SECONDS"))
+
+    @property
+    def STOP_BUDGET_SECONDS(self) -> float:
+        """Seconds a stop may take before the supervisor steps in: retries x wait plus
+        a grace of 5 s (derived from the two ``DJPROCESS_KILL_TERM_*`` settings)."""
+        return self.KILL_TERM_RETRIES * self.KILL_TERM_WAIT_SECONDS + 5.0
 
 
 settings = Settings()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
+import uuid
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
@@ -10,11 +13,13 @@ from django.db import router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from djprocess import status
+from djprocess import clock, runchild, status
 from djprocess.backends import get_backend
+from djprocess.backends.base import BaseWorkerBackend
+from djprocess.conf import settings
 from djprocess.exceptions import ProcessNotSaved, ProcessNotStartable
-from djprocess.supervisor import kill_and_record, stop_budget
-from djprocess.transitions import compare_and_set, current_status, record
+from djprocess.supervisor import Stopper, kill_and_record, stop_budget
+from djprocess.transitions import compare_and_set, current_status
 from djprocess.validators import MAX_TIMEOUT, validate_timeout_value
 
 if TYPE_CHECKING:
@@ -35,94 +40,154 @@ def validate_timeout(value: object) -> None:
         raise ValidationError({"timeout": exc}) from None
 
 
+def in_callers_transaction(using: str) -> bool:
+    """True inside an ``atomic()`` block of the caller's on ``using``, not counting the
+    blocks a Django ``TestCase`` wraps each test in (Django marks those
+    ``_from_testcase``; ``tests/unit/test_lifecycle.py`` pins that)."""
+    blocks = transaction.get_connection(using).atomic_blocks
+    return any(not getattr(block, "_from_testcase", False) for block in blocks)
+
+
 def start(process: BaseProcess) -> BaseProcess:
     """Dispatch ``process`` and its watchdog through the configured backend.
 
-    Persists ``process.timeout`` as set on the instance. Raises
-    :class:`~djprocess.exceptions.ProcessNotSaved`, :class:`ValidationError` (bad
-    timeout) or :class:`~djprocess.exceptions.ProcessNotStartable` (not ``pending``,
-    or already dispatched); in each case nothing is dispatched. If the backend fails
-    the process is left ``pending`` and undispatched, and the error propagates.
+    Persists ``process.timeout`` as set on the instance. One ``UPDATE`` records the
+    dispatch with the task ids chosen here; the tasks are sent when the surrounding
+    transaction commits (at once outside ``atomic()``), so a worker never sees a row
+    that is not committed yet. Raises :class:`~djprocess.exceptions.ProcessNotSaved`,
+    :class:`ValidationError` (bad timeout) or
+    :class:`~djprocess.exceptions.ProcessNotStartable` (not ``pending``, or already
+    dispatched); in each case nothing is dispatched. If the backend fails the process is
+    left ``pending`` and undispatched with a log line saying why, and the error propagates
+    (inside ``atomic()`` it is logged at commit instead). Returns ``process``.
     """
     if process.pk is None:
         raise ProcessNotSaved(process, "start")
     validate_timeout(process.timeout)
     backend = get_backend()
+    task_ids = (str(uuid.uuid4()), str(uuid.uuid4()))
     claimed = compare_and_set(
         process,
         [status.PENDING],
         where=Q(dispatched_at__isnull=True),
         dispatched_at=timezone.now(),
         timeout=process.timeout,
+        process_task_id=task_ids[0],
+        watchdog_task_id=task_ids[1],
+        next_check_at=clock.utc_now() + timedelta(seconds=settings.QUEUE_TIMEOUT_SECONDS),
     )
     if not claimed:
         found = current_status(process)
         detail = "already dispatched" if found == status.PENDING else ""
         raise ProcessNotStartable(process, "start", found, detail)
+    using = router.db_for_write(type(process))
+    if not backend.is_eager() and in_callers_transaction(using):
+        transaction.on_commit(lambda: _dispatch_after_commit(process, backend), using=using)
+        return process
+    _dispatch(process, backend, task_ids)
+    if backend.is_eager():
+        process.refresh_from_db()  # it ran inside dispatch()
+    return process
+
+
+def _dispatch(process: BaseProcess, backend: BaseWorkerBackend, task_ids: tuple[str, str]) -> None:
     try:
-        process_task_id, watchdog_task_id = backend.dispatch(process)
+        sent = backend.dispatch(process)
     except BaseException as exc:
-        compare_and_set(process, [status.PENDING], dispatched_at=None)
+        compare_and_set(
+            process,
+            [status.PENDING],
+            where=Q(process_task_id=task_ids[0]),
+            dispatched_at=None,
+            next_check_at=None,
+            process_task_id="",
+            watchdog_task_id="",
+        )
         process.log(f"dispatch failed, still pending: {type(exc).__name__}: {exc}", level="ERROR")
         raise
-    # In eager mode the run already recorded its own task id: keep it.
-    type(process)._base_manager.filter(pk=process.pk, process_task_id="").update(
-        process_task_id=process_task_id
-    )
-    record(process, watchdog_task_id=watchdog_task_id)
-    process.refresh_from_db()
-    return process
+    # A backend may choose its own ids (the contract returns them): keep what it sent,
+    # unless the run already recorded its own (eager mode).
+    for name, ours, theirs in zip(("process_task_id", "watchdog_task_id"), task_ids, sent, strict=True):
+        if theirs != ours:
+            type(process)._base_manager.filter(pk=process.pk, **{name: ours}).update(**{name: theirs})
+            setattr(process, name, theirs)
+
+
+def _dispatch_after_commit(process: BaseProcess, backend: BaseWorkerBackend) -> None:
+    try:
+        _dispatch(process, backend, (process.process_task_id, process.watchdog_task_id))
+    except Exception:
+        logger.exception(
+            "start() of %s pk=%s: dispatch at commit failed; it stays pending",
+            process._meta.label,
+            process.pk,
+        )
 
 
 def cancel(process: BaseProcess) -> bool:
     """Stop ``process`` in any state; it ends ``cancelled`` unless it had already ended.
 
-    A pending process never runs; a running one is killed with escalation (this call
-    waits for the kill, at most about ``retries x wait`` seconds). Returns True if
-    this call cancelled it, False if it had already ended (its status is unchanged).
-    Raises :class:`~djprocess.exceptions.ProcessNotSaved` for an unsaved instance.
+    A pending process never runs (``finished_at`` is set at once). A running one is
+    stopped by the process supervising its run, which notices within
+    ``DJPROCESS_STATUS_POLL_SECONDS`` and escalates SIGTERM → SIGKILL; this call waits for
+    that (at most the stop budget: ``retries x wait + 5`` seconds), except inside
+    ``atomic()`` (the stop begins when the transaction commits) and when called from the
+    run itself: then it returns at once. Returns True if this call cancelled it, False if
+    it had already ended (its status is unchanged). Raises
+    :class:`~djprocess.exceptions.ProcessNotSaved` for an unsaved instance.
     """
     if process.pk is None:
         raise ProcessNotSaved(process, "cancel")
     backend = get_backend()
-    was_running = False
-    with transaction.atomic(using=router.db_for_write(type(process))):
+    using = router.db_for_write(type(process))
+    with transaction.atomic(using=using):
         # Cancelled before it ran: finished at once; the line saying so commits with it.
         cancelled_pending = compare_and_set(
             process,
             [status.PENDING],
             status.CANCELLED,
             finished_at=timezone.now(),
-            stopped_by="cancel",
+            next_check_at=None,
+            stopped_by=Stopper.CANCEL.value,
         )
         if cancelled_pending:
             process.log("cancelled before it ran", level="WARNING")
-    if not cancelled_pending:
-        # finished_at is set by kill_and_record once the run is really gone.
-        was_running = compare_and_set(
-            process, [status.RUNNING], status.CANCELLED, stopped_by="cancel"
-        )
-        if not was_running:
-            logger.info(
-                "cancel of %s pk=%s: already %s",
-                process._meta.label,
-                process.pk,
-                current_status(process),
-            )
-            return False
-    process.refresh_from_db()
-    if not was_running:
-        for task_id in (process.watchdog_task_id, process.process_task_id):
-            if task_id:
-                backend.revoke_scheduled(task_id)
+    if cancelled_pending:
+        transaction.on_commit(lambda: _revoke(process, backend), using=using)
         return True
-    # If this caller dies mid-kill (a web request timing out, Ctrl-C), this
-    # watchdog finishes the stop; the original one stays too until the kill is confirmed.
-    safety = backend.schedule_watchdog(process, stop_budget())
-    kill_and_record(process, backend, "cancelled")
-    process.refresh_from_db(fields=["finished_at", "watchdog_task_id"])
-    if process.finished_at is not None:
-        for scheduled in {process.watchdog_task_id, safety}:
-            if scheduled:
-                backend.revoke_scheduled(scheduled)
+    was_running = compare_and_set(
+        process,
+        [status.RUNNING],
+        status.CANCELLED,
+        stopped_by=Stopper.CANCEL.value,
+        next_check_at=clock.utc_now() + timedelta(seconds=stop_budget()),
+    )
+    if not was_running:
+        logger.info(
+            "cancel of %s pk=%s: already %s", process._meta.label, process.pk, current_status(process)
+        )
+        return False
+    if not backend.stops_runs_locally:
+        kill_and_record(process, backend, "cancelled")
+    elif not in_callers_transaction(using) and not runchild.is_current(process):
+        _wait_finished(process, stop_budget())
     return True
+
+
+def _revoke(process: BaseProcess, backend: BaseWorkerBackend) -> None:
+    for task_id in (process.watchdog_task_id, process.process_task_id):
+        if task_id:
+            try:
+                backend.revoke_scheduled(task_id)
+            except Exception:  # noqa: BLE001 - best effort: a queued task of a cancelled row is a no-op
+                logger.warning("could not revoke task %s", task_id, exc_info=True)
+
+
+def _wait_finished(process: BaseProcess, seconds: float) -> None:
+    rows = type(process)._base_manager.filter(pk=process.pk, finished_at__isnull=False)
+    deadline = clock.monotonic() + seconds
+    while clock.monotonic() < deadline:
+        if rows.exists():
+            break
+        time.sleep(0.05)
+    process.refresh_from_db(fields=["finished_at", "termination", "stop_signal", "status"])

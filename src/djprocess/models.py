@@ -50,6 +50,9 @@ MANAGED_FIELDS = frozenset(
         "termination",
         "progress_current",
         "progress_total",
+        "deadline_at",
+        "next_check_at",
+        "heartbeat_at",
     }
 )
 
@@ -99,6 +102,25 @@ class BaseProcess(TimeStampedModel, StatusModel):
     )
     progress_current = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
     progress_total = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
+    deadline_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the run must be over (UTC): started + timeout. Set when it starts.",
+    )
+    next_check_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        db_index=True,
+        help_text="When the supervisor next looks at this process (UTC); empty once finished.",
+    )
+    heartbeat_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Last sign of life from the process supervising the run (UTC).",
+    )
 
     class Meta:
         abstract = True

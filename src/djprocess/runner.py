@@ -1,28 +1,37 @@
 """Running a process: the guarded ``pending → running`` claim, ``run()``, and its ending.
 
-This is what a worker calls (``process.execute()``). The final status is written
-with compare-and-set, so a run that was cancelled or timed out while it ran can
-never overwrite that outcome, whatever its ``finally`` blocks do.
+Two ways to run, one way to claim and record:
+
+* :func:`execute` runs ``run()`` inline, in the calling process and thread (a direct
+  call in tests, Celery's eager mode, the immediate backend). It installs no signal
+  handler and touches no process it did not start: the host stays in charge of its
+  signals, and the timeout is not enforced (nothing could stop the caller).
+* :func:`djprocess.localsupervisor.run_supervised` (what worker backends call) forks the
+  run and enforces its deadline and stops.
+
+Every status is written with compare-and-set, so a run that was cancelled or timed out
+while it ran never overwrites that outcome, whatever its ``finally`` blocks do.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import socket
 import traceback
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, ClassVar
 
-import psutil
-from django.db import connections, router, transaction
+from django.db import router, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from djprocess import logcapture, status
-from djprocess.backends import get_backend
-from djprocess.exceptions import ProcessNotSaved, ProcessTerminated
-from djprocess.signalguard import SignalGuard
+from djprocess import clock, logcapture, status
+from djprocess.backends.base import KillResult
+from djprocess.conf import settings
+from djprocess.exceptions import ProcessNotSaved
 from djprocess.transitions import compare_and_set, current_status
 
 if TYPE_CHECKING:
@@ -30,147 +39,221 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("djprocess.runner")
 
-#: Seconds left to the run's own child processes to exit after SIGTERM.
-CHILD_TERM_GRACE_SECONDS = 1.0
+#: What :func:`record_stop` returns for a row deleted while its run was stopped.
+DELETED = "deleted"
 
 
-def stop_children(grace: float = CHILD_TERM_GRACE_SECONDS) -> int:
-    """SIGTERM, then SIGKILL after ``grace`` seconds, every process this process
-    started (its whole tree). Returns how many were still alive to be stopped."""
+@dataclass(frozen=True)
+class Outcome:
+    """How ``run()`` ended, as the process that ran it saw it."""
+
+    SUCCEEDED: ClassVar[str] = "succeeded"
+    FAILED: ClassVar[str] = "failed"
+    #: Stopped by a SIGTERM that djprocess did not send.
+    TERMINATED: ClassVar[str] = "terminated"
+
+    kind: str
+    exception: str = ""
+    traceback: str = ""
+
+
+def claim(process: BaseProcess, *, task_id: str, hostname: str, watched: bool) -> bool:
+    """Move ``process`` from ``pending`` to ``running`` for this process and log
+    ``"started on …"``. Returns False if it was not ``pending`` (or, from a worker,
+    not dispatched). ``watched``: a local supervisor heartbeats for it.
+
+    Sets ``deadline_at`` (UTC, now + ``timeout``) and ``next_check_at``. A model without
+    a log model cannot run: the row is failed and :class:`LookupError` raised.
+    """
     try:
-        children = psutil.Process().children(recursive=True)
-    except psutil.Error:  # pragma: no cover - our own process always exists
-        return 0
-    for child in children:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            child.terminate()
-    _, alive = psutil.wait_procs(children, timeout=grace)
-    for child in alive:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            child.kill()
-    psutil.wait_procs(alive, timeout=grace)
-    return len(children)
+        process.log_model()
+    except LookupError as exc:
+        compare_and_set(
+            process,
+            [status.PENDING],
+            status.FAILED,
+            finished_at=timezone.now(),
+            exception=f"LookupError: {exc}"[:10_000],
+            next_check_at=None,
+        )
+        raise
+    now = clock.utc_now()
+    deadline = now + process.timeout
+    if watched:
+        next_check = min(
+            deadline + timedelta(seconds=settings.SWEEP_SECONDS),
+            now + timedelta(seconds=settings.HEARTBEAT_STALE_SECONDS),
+        )
+    else:
+        next_check = deadline + timedelta(seconds=settings.STOP_BUDGET_SECONDS)
+    claimed = compare_and_set(
+        process,
+        [status.PENDING],
+        status.RUNNING,
+        # From a worker, only a dispatched process runs: a stale message cannot
+        # start one nobody called start() on. A direct call (tests) may.
+        where=Q(dispatched_at__isnull=False) if task_id else None,
+        started_at=timezone.now(),
+        worker_hostname=hostname,
+        worker_pid=os.getpid(),
+        process_task_id=task_id or F("process_task_id"),
+        attempts=F("attempts") + 1,
+        deadline_at=deadline,
+        next_check_at=next_check,
+        heartbeat_at=now if watched else None,
+    )
+    if claimed:
+        process.refresh_from_db(fields=["process_task_id", "attempts", "timeout"])
+        process.log(f"started on {hostname} (pid {os.getpid()}, timeout {process.timeout})")
+    return claimed
+
+
+def not_claimed(process: BaseProcess) -> str:
+    """Log why ``process`` was not run and return its current status."""
+    found = current_status(process)
+    logger.info("process %s pk=%s not run: its status is %r", process._meta.label, process.pk, found)
+    return found
 
 
 def execute(process: BaseProcess, *, task_id: str = "", hostname: str = "") -> str:
-    """Claim ``process`` (``pending → running``), call ``run()`` and record how it ended.
+    """Claim ``process``, call ``run()`` here, inline, and record how it ended.
 
     Returns the status stored afterwards. A process that is not ``pending`` (already
-    run, cancelled while queued, a duplicate delivery) is not run: its current
-    status is returned unchanged. Raises :class:`~djprocess.exceptions.ProcessNotSaved`
-    for an unsaved instance and ``DoesNotExist`` if the row is gone.
+    run, cancelled while queued, a duplicate delivery) is not run: its current status is
+    returned unchanged. No signal handler is installed and no child process is touched;
+    the timeout is not enforced. ``KeyboardInterrupt``/``SystemExit`` raised by ``run()``
+    are recorded as a failure and raised again. Raises
+    :class:`~djprocess.exceptions.ProcessNotSaved` for an unsaved instance,
+    :class:`LookupError` for a model without a log model (the row is failed) and
+    ``DoesNotExist`` if the row is gone.
     """
     if process.pk is None:
         raise ProcessNotSaved(process, "execute")
+    started = clock.monotonic()
     host = hostname or socket.gethostname()
-    with SignalGuard(task_id) as guard:
-        claimed = compare_and_set(
-            process,
-            [status.PENDING],
-            status.RUNNING,
-            # From a worker, only a dispatched process runs: a stale message cannot
-            # start one nobody called start() on. A direct call (tests) may.
-            where=Q(dispatched_at__isnull=False) if task_id else None,
-            started_at=timezone.now(),
-            worker_hostname=host,
-            worker_pid=os.getpid(),
-            process_task_id=task_id or F("process_task_id"),
-            attempts=F("attempts") + 1,
+    if not claim(process, task_id=task_id, hostname=host, watched=False):
+        return not_claimed(process)
+    failure: BaseException | None = None
+    try:
+        with logcapture.capture(process):
+            process.run()
+    except BaseException as exc:  # noqa: BLE001 - a run's every failure is recorded
+        failure = exc
+        outcome = Outcome(
+            Outcome.FAILED,
+            exception=f"{type(exc).__name__}: {exc}"[:10_000],
+            traceback=traceback.format_exc(),
         )
-        if not claimed:
-            found = current_status(process)
-            logger.info(
-                "process %s pk=%s not run: its status is %r", process._meta.label, process.pk, found
-            )
-            return found
-        process.refresh_from_db(fields=["process_task_id", "attempts", "timeout"])
-        process.log(f"started on {host} (pid {os.getpid()}, timeout {process.timeout})")
-        failure: BaseException | None = None
-        terminated: ProcessTerminated | None = None
-        try:
-            with guard.arm(), logcapture.capture(process):
-                process.run()
-        except ProcessTerminated as exc:
-            terminated = exc
-        except BaseException as exc:  # noqa: BLE001 - a run's every failure is recorded
-            failure = exc
-            trace = traceback.format_exc()
-        if terminated is None and failure is None and guard.received is not None:
-            # run() swallowed the SIGTERM and returned: it was still stopped by a
-            # signal, so it must not be recorded as succeeded.
-            terminated = ProcessTerminated(guard.received)
-        stop_children()
-        if terminated is not None or guard.received is not None:
-            # The signal may have interrupted a query: start from fresh connections.
-            for connection in connections.all(initialized_only=True):
-                connection.close()
-        final = _finish(process, failure, trace if failure else "", terminated)
-    _revoke_watchdog(process)
+    else:
+        outcome = Outcome(Outcome.SUCCEEDED)
+    final = record_end(process, outcome, timedelta(seconds=round(clock.monotonic() - started, 3)))
+    if failure is not None and not isinstance(failure, Exception):
+        raise failure
     return final
 
 
-def _revoke_watchdog(process: BaseProcess) -> None:
-    """Best effort: a watchdog left scheduled would only be a no-op, but it holds
-    worker memory until its countdown ends."""
-    process.refresh_from_db(fields=["watchdog_task_id", "status"])
-    if not process.watchdog_task_id or process.status not in (status.SUCCEEDED, status.FAILED):
-        return
-    try:
-        get_backend().revoke_scheduled(process.watchdog_task_id)
-    except Exception:
-        logger.warning("could not revoke watchdog %s", process.watchdog_task_id, exc_info=True)
+def record_end(process: BaseProcess, outcome: Outcome, elapsed: timedelta, note: str = "") -> str:
+    """Record a run that ended by itself: ``succeeded`` or ``failed`` (with the
+    exception and traceback), and its last log line. Returns the status stored.
 
-
-def _finish(
-    process: BaseProcess,
-    failure: BaseException | None,
-    trace: str,
-    terminated: ProcessTerminated | None,
-) -> str:
-    # The final status (with finished_at) and its log line commit together: whoever
-    # waits for is_finished then also sees the line saying how the run ended.
-    with transaction.atomic(using=router.db_for_write(type(process))):
-        _record_end(process, failure, trace, terminated)
-    return current_status(process)
-
-
-def _record_end(
-    process: BaseProcess,
-    failure: BaseException | None,
-    trace: str,
-    terminated: ProcessTerminated | None,
-) -> None:
+    If the row had already left ``running`` (a cancel or timeout decided as the run
+    ended) that status stays and only the end of the stop is recorded.
+    """
     now = timezone.now()
-    duration = now - process.started_at if process.started_at else None
-    if terminated is not None:
-        # Normally the killer already set cancelled/timed_out and this loses.
-        won = compare_and_set(
-            process,
-            [status.RUNNING],
-            status.FAILED,
-            finished_at=now,
-            exception=repr(terminated),
+    values: dict[str, object] = {"finished_at": now, "next_check_at": None}
+    if outcome.kind == Outcome.SUCCEEDED:
+        to, line, level = status.SUCCEEDED, f"succeeded in {elapsed}", "INFO"
+    elif outcome.kind == Outcome.TERMINATED:
+        to, level = status.FAILED, "ERROR"
+        line = "failed: terminated by SIGTERM that djprocess did not send"
+        values.update(
+            exception="ProcessTerminated: terminated by signal 15",
             stop_signal="SIGTERM",
             stopped_by="signal",
             termination="terminated by SIGTERM that djprocess did not send",
         )
+    else:
+        to, level = status.FAILED, "ERROR"
+        line = f"failed after {elapsed}: {outcome.exception}"
+        if outcome.traceback:
+            line += f"\n{outcome.traceback}"
+        values.update(exception=outcome.exception[:10_000], traceback=outcome.traceback)
+    with transaction.atomic(using=router.db_for_write(type(process))):
+        won = compare_and_set(process, [status.RUNNING], to, **values)
         if won:
-            process.log("failed: terminated by SIGTERM that djprocess did not send", level="ERROR")
-    elif failure is not None:
-        won = compare_and_set(
+            process.log(line + note, level=level)
+    if won:
+        return to
+    return _finish_stop_of(
+        process, lambda found: f"{found}: the run had already ended ({outcome.kind}){note}"
+    )
+
+
+def record_stop(
+    process: BaseProcess, reason: str, result: KillResult, elapsed: timedelta, note: str = ""
+) -> str:
+    """Record a run its supervisor stopped: the status ``reason`` calls for (``"timeout"``:
+    ``timed_out``; ``"shutdown"``: ``failed``, the worker shut down; a status: the one
+    already decided), ``finished_at``, how (``termination``, ``stop_signal``) and the log
+    line. Returns the status stored, or :data:`DELETED`."""
+    how = result.describe()
+    if reason == DELETED:
+        logger.warning(
+            "%s pk=%s was deleted while it ran; its run was stopped: %s",
+            process._meta.label,
+            process.pk,
+            how,
+        )
+        return DELETED
+    if reason == "timeout":
+        from djprocess.supervisor import decide_timeout
+
+        decide_timeout(process)
+        after = timedelta(seconds=round(elapsed.total_seconds()))
+        why: str | None = f"timed out after {after}"
+    elif reason == "shutdown":
+        compare_and_set(
             process,
             [status.RUNNING],
             status.FAILED,
-            finished_at=now,
-            exception=f"{type(failure).__name__}: {failure}"[:10_000],
-            traceback=trace,
+            stopped_by="worker",
+            exception="WorkerShutdown: the worker shut down while the run was going on",
+        )
+        why = "failed: the worker shut down"
+    else:
+        why = None
+
+    def line_for(found: str) -> str:
+        # Our own words only if our decision won; a cancel that came first keeps its name.
+        expected = {"timeout": status.TIMED_OUT, "shutdown": status.FAILED}.get(reason)
+        prefix = why if why and found == expected else found
+        return f"{prefix}: {how}{note}"
+
+    return _finish_stop_of(
+        process, line_for, stop_signal=result.signal_name, termination=how[:255]
+    )
+
+
+def _finish_stop_of(process: BaseProcess, line_for: Callable[[str], str], **values: object) -> str:
+    model = type(process)
+    try:
+        found = current_status(process)
+    except model.DoesNotExist:
+        return DELETED
+    if found not in status.TERMINAL:
+        # Still running: nobody decided a stop. Cannot happen from a supervisor,
+        # which records a stop only after the row left running.
+        logger.error("%s pk=%s: end of a stop recorded while %s", model._meta.label, process.pk, found)
+        return found
+    with transaction.atomic(using=router.db_for_write(model)):
+        won = compare_and_set(
+            process,
+            status.TERMINAL,
+            where=Q(finished_at__isnull=True),
+            finished_at=timezone.now(),
+            next_check_at=None,
+            **values,
         )
         if won:
-            process.log(
-                f"failed after {duration}: {type(failure).__name__}: {failure}\n{trace}",
-                level="ERROR",
-            )
-    else:
-        won = compare_and_set(process, [status.RUNNING], status.SUCCEEDED, finished_at=now)
-        if won:
-            process.log(f"succeeded in {duration}")
+            process.log(line_for(found), level="WARNING")
+    return found

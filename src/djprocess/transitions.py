@@ -60,3 +60,16 @@ def record(process: BaseProcess, **values: Any) -> None:
     type(process)._base_manager.filter(pk=process.pk).update(**values)
     for name, value in values.items():
         setattr(process, name, value)
+
+
+def finish(process: BaseProcess, line: str, level: str = "INFO", **values: Any) -> None:
+    """Record ``values`` with ``finished_at`` (now) and ``next_check_at`` cleared, and the
+    log line ``line`` saying how the run ended, in one transaction: whoever waits for
+    ``is_finished`` then also sees the line."""
+    from django.db import router, transaction
+
+    values.setdefault("finished_at", timezone.now())
+    values["next_check_at"] = None
+    with transaction.atomic(using=router.db_for_write(type(process))):
+        record(process, **values)
+        process.log(line, level=level)

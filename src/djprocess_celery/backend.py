@@ -1,5 +1,10 @@
 """The Celery worker backend: dispatch, escalating kill, revoke.
 
+Runs are stopped where they run: the pool child that takes a process task supervises
+the run it forks (:func:`djprocess.localsupervisor.run_supervised`), on its own clock
+and through the database, without any remote-control command. ``kill()`` is the
+fallback the supervisor uses when that pool child does not confirm a stop in time.
+
 ``kill()`` cannot be ``revoke(terminate=True)``: a revoke forgets the task after the
 first signal, so a run that ignores SIGTERM would never get SIGKILL. Instead it
 drives the worker remote-control commands in :mod:`djprocess_celery.control`,
@@ -60,42 +65,47 @@ class CeleryWorkerBackend(BaseWorkerBackend):
 
     supports_kill = True
     supports_probe = True
+    stops_runs_locally = True
 
     # -- dispatch -----------------------------------------------------------------
 
     def dispatch(self, process: BaseProcess) -> tuple[str, str]:
         """Send the watchdog (``countdown=process.timeout_seconds()``), then the process task.
 
-        Returns ``(process_task_id, watchdog_task_id)``. Transport errors propagate;
-        if the process task cannot be sent the watchdog is revoked.
+        Uses the task ids ``start()`` recorded on ``process`` (new ones if empty). Returns
+        ``(process_task_id, watchdog_task_id)``. Transport errors propagate; if the
+        process task cannot be sent the watchdog is revoked. Raises
+        :class:`~djprocess.exceptions.BackendError` if ``djprocess_celery`` is not in
+        ``INSTALLED_APPS`` (no worker would know the tasks).
         """
+        from django.apps import apps
+
         from djprocess_celery.tasks import run_process, watchdog
 
+        if not apps.is_installed("djprocess_celery"):
+            raise BackendError(
+                "djprocess_celery is not in INSTALLED_APPS: workers would drop the process "
+                "task as unregistered. Add it next to 'djprocess'."
+            )
         args = (label_of(process), _json_pk(process.pk))
         guard = watchdog.apply_async(
             args,
             countdown=process.timeout_seconds(),
             queue=settings.SUPERVISOR_QUEUE,
             serializer="json",
+            task_id=process.watchdog_task_id or None,
         )
         try:
-            run = run_process.apply_async(args, queue=settings.PROCESS_QUEUE, serializer="json")
+            run = run_process.apply_async(
+                args,
+                queue=settings.PROCESS_QUEUE,
+                serializer="json",
+                task_id=process.process_task_id or None,
+            )
         except BaseException:
             self.revoke_scheduled(guard.id)
             raise
         return run.id, guard.id
-
-    def schedule_watchdog(self, process: BaseProcess, countdown: float) -> str | None:
-        """Send another watchdog for ``process`` with ``countdown`` seconds."""
-        from djprocess_celery.tasks import watchdog
-
-        result = watchdog.apply_async(
-            (label_of(process), _json_pk(process.pk)),
-            countdown=max(0.0, countdown),
-            queue=settings.SUPERVISOR_QUEUE,
-            serializer="json",
-        )
-        return str(result.id)
 
     def revoke_scheduled(self, task_id: str) -> None:
         """Revoke ``task_id`` (no terminate): a countdown task is then discarded."""
@@ -139,6 +149,10 @@ class CeleryWorkerBackend(BaseWorkerBackend):
                 continue
             answers = [answer for reply in replies or [] for answer in reply.values()]
             answers = [a for a in answers if isinstance(a, dict) and not a.get("stale")]
+            failed = [a["error"] for a in answers if "error" in a]
+            if failed:
+                # An error is never read as "not running".
+                raise KillControlError(f"{command} failed on {hostname or 'a worker'}: {failed[0]}")
             if answers:
                 return answers
         where = hostname or "any worker"
@@ -234,7 +248,19 @@ class CeleryWorkerBackend(BaseWorkerBackend):
     @classmethod
     def check(cls, **kwargs: Any) -> Sequence[CheckMessage]:
         """Report Celery configuration that would break djprocess (ids ``djprocess_celery.*``)."""
+        from django.apps import apps
+
         messages: list[CheckMessage] = []
+        if not apps.is_installed("djprocess_celery"):
+            messages.append(
+                Error(
+                    "DJPROCESS_WORKER_BACKEND is the Celery backend but 'djprocess_celery' is "
+                    "not in INSTALLED_APPS: workers would drop every process task as "
+                    "unregistered and start() would refuse to dispatch.",
+                    hint="Add 'djprocess_celery' to INSTALLED_APPS.",
+                    id="djprocess_celery.E003",
+                )
+            )
         conf = current_app.conf
         accepted = set(conf.accept_content or [])
         if accepted and "json" not in accepted and "application/json" not in accepted:

@@ -8,6 +8,12 @@ cannot escalate; these commands only signal, and report what they found:
   (and, with ``tree=True``, to every process that child started);
 * ``djprocess_status`` reports whether ``task_id`` still runs.
 
+They are the fallback of the supervisor, used only when the pool child that
+supervises a run did not confirm its stop in time (it normally stops the run
+itself, see :mod:`djprocess.localsupervisor`). A SIGTERM to that pool child asks it to
+stop its run (with the usual escalation) and then exit; SIGKILL ends it, its run
+and every process below it.
+
 A pid is signalled only if the worker's own bookkeeping says that pid runs that
 task id now (and matches ``pid`` when given), so a child that moved on to
 another task is never hit. A command whose ``deadline`` has passed is ignored:
@@ -28,7 +34,6 @@ from celery.signals import task_received
 from celery.worker import state as worker_state
 from celery.worker.control import control_command, inspect_command
 
-from djprocess import runmarker
 
 #: Ids of the tasks this worker received, oldest first, bounded. A reply carries
 #: ``known`` so a caller can tell the worker that owns a task from others answering
@@ -87,14 +92,6 @@ def _locate(task_id: str, pid: int | None) -> dict[str, Any]:
         return {"found": True, "starting": True, "pid": None}
     if pid is not None and worker_pid != pid:
         return {"found": False, "mismatch": worker_pid}
-    # The child's own word beats this process's bookkeeping, which learns that a
-    # task ended only when the result arrives.
-    marker = runmarker.running_task(worker_pid)
-    if marker == runmarker.DONE_PREFIX + task_id:
-        return {"found": False, "ended": True, "pid": worker_pid}
-    if marker is not None and marker != task_id:
-        # The child accepted task_id but still shows its previous run.
-        return {"found": True, "starting": True, "pid": None}
     return {"found": True, "pid": worker_pid, "alive": _pid_alive(worker_pid)}
 
 
@@ -137,14 +134,9 @@ def djprocess_signal(
     if signum == signals.SIGKILL:
         # Marks the job as terminated so the pool reports it as revoked.
         state.consumer.pool.terminate_job(child, signum)
-        runmarker.forget_process(child)
     else:
-        # The child checks this note in its handler: if its run of task_id has
-        # ended by the time the signal lands, it ignores the signal.
-        runmarker.request_kill(child, task_id)
         # Not terminate_job: it flags the child as terminating and the pool then
-        # waits for it to exit, stalling this main loop while the run ignores
-        # SIGTERM. A plain signal keeps the child; our handler ends the run.
+        # waits for it to exit, stalling this main loop while the run is stopped.
         os.kill(child, signum)
     for process in descendants:
         with contextlib.suppress(psutil.NoSuchProcess):

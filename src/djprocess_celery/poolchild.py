@@ -1,24 +1,29 @@
-"""Set-up inside each prefork pool child."""
+"""Set-up inside each prefork pool child: it will supervise the runs it forks."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from celery.signals import worker_process_init, worker_process_shutdown
+from celery import current_app
+from celery.signals import worker_process_init
 
-from djprocess import runmarker
-from djprocess.signalguard import install_stray_kill_filter
+from djprocess import localsupervisor
+
+
+def reset_broker_pools() -> None:
+    """In a run child: drop the Celery connection pools inherited from the pool child.
+
+    ``os.fork()`` does not run Celery's after-fork clean-up (only multiprocessing forks
+    do), and a producer pool shared across a fork corrupts both sides' broker sockets:
+    a run that calls ``start()`` on another process must publish on its own connection.
+    """
+    current_app._after_fork()
 
 
 @worker_process_init.connect
-def filter_stray_kills(**kwargs: Any) -> None:
-    """A djprocess SIGTERM that lands after its run ended must not kill the child
-    (it may already be taking the next task): see
-    :func:`djprocess.signalguard.install_stray_kill_filter`."""
-    install_stray_kill_filter()
-
-
-@worker_process_shutdown.connect
-def forget_markers(**kwargs: Any) -> None:
-    """Remove this child's marker files as it exits."""
-    runmarker.forget_process()
+def prepare_pool_child(**kwargs: Any) -> None:
+    """Make this pool child a child subreaper with a SIGTERM handler that stops its run
+    first (see :func:`djprocess.localsupervisor.install_worker_process_handlers`)."""
+    localsupervisor.install_worker_process_handlers()
+    if reset_broker_pools not in localsupervisor.after_fork_hooks:
+        localsupervisor.after_fork_hooks.append(reset_broker_pools)

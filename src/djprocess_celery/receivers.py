@@ -1,9 +1,9 @@
-"""Recording a lost worker the moment Celery notices it.
+"""Worker signal receivers: a lost pool child, and the sweeper of a supervisor worker.
 
-When a pool child dies under a running task (SIGKILL, the OOM killer), the
-worker's main process fails the task with ``WorkerLostError`` and sends
-``task_failure``. The process row would otherwise stay ``running`` until its
-watchdog fires.
+When a pool child dies under a task (SIGKILL, the OOM killer), the worker's main
+process fails the task with ``WorkerLostError`` and sends ``task_failure``. The
+process row would otherwise stay ``running`` (or ``pending``, if the child died
+before claiming it) until the supervisor notices the missing heartbeat.
 """
 
 from __future__ import annotations
@@ -11,15 +11,25 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery.signals import task_failure, worker_ready
+from celery.signals import task_failure, worker_ready, worker_shutdown
+from django.db import DatabaseError, connections
+from django.db.models import Q
+from django.utils import timezone
 
+from djprocess import status
 from djprocess.exceptions import UnknownProcessModel
 from djprocess.registry import resolve
-from djprocess.supervisor import mark_worker_lost
+from djprocess.supervisor import Stopper, mark_worker_lost
+from djprocess.sweeper import Sweeper
+from djprocess.transitions import compare_and_set
 
 logger = logging.getLogger("djprocess_celery.receivers")
 
 PROCESS_TASK_NAME = "djprocess.run_process"
+#: Tries of the database work of a receiver (a stale connection fails the first).
+DB_ATTEMPTS = 3
+
+_sweeper: Sweeper | None = None
 
 
 @task_failure.connect
@@ -36,74 +46,70 @@ def on_process_task_failure(
     label, pk = args
     try:
         model = resolve(label)
-        process = model._base_manager.get(pk=pk)
-    except (UnknownProcessModel, Exception):  # noqa: BLE001 - never break the worker loop
-        logger.warning("task %s failed for unknown process %r pk=%r", task_id, label, pk)
+    except UnknownProcessModel:
+        logger.warning("task %s failed for unknown process model %r", task_id, label)
         return
     reason = f"{type(exception).__name__}: {exception}" if exception else "task failed"
-    mark_worker_lost(process, reason)
+    for attempt in range(1, DB_ATTEMPTS + 1):
+        try:
+            process = model._base_manager.filter(pk=pk).first()
+            if process is None:
+                logger.warning("task %s failed for process %s pk=%r, now deleted", task_id, label, pk)
+                return
+            if process.status == status.PENDING:
+                _fail_unclaimed(process, task_id or "", reason)
+            else:
+                mark_worker_lost(process, reason)
+            return
+        except DatabaseError as exc:
+            # A connection the main process kept from before an outage: drop it, retry.
+            for connection in connections.all(initialized_only=True):
+                connection.close()
+            if attempt == DB_ATTEMPTS:
+                logger.error("task %s for %s pk=%r failed (%s) and cannot be recorded: %s; "
+                             "the supervisor will find it", task_id, label, pk, reason, exc)  # fmt: skip
+
+
+def _fail_unclaimed(process: Any, task_id: str, reason: str) -> None:
+    """The pool child died after taking the task and before claiming the row."""
+    won = compare_and_set(
+        process,
+        [status.PENDING],
+        status.FAILED,
+        where=Q(process_task_id=task_id, dispatched_at__isnull=False),
+        finished_at=timezone.now(),
+        next_check_at=None,
+        stopped_by=Stopper.WORKER.value,
+        termination=f"worker lost before the run started: {reason}"[:255],
+        exception=f"WorkerLost: {reason}"[:10_000],
+    )
+    if won:
+        process.log(f"failed: worker lost before the run started: {reason}", level="ERROR")
 
 
 @worker_ready.connect
-def rearm_watchdogs_on_supervisor_start(sender: Any = None, **kwargs: Any) -> None:
-    """A supervisor worker starting up re-schedules a watchdog for every process still
-    ``running`` (or dispatched and ``pending``), from the database.
-
-    Scheduled watchdogs live in the memory of the worker holding them: one that was
-    SIGKILLed (or OOM-killed) takes them along, and Redis delivers them again only
-    after ``visibility_timeout`` (an hour by default). Watchdogs are idempotent, so
-    the duplicates this makes are logged no-ops.
-    """
-    from django.apps import apps
-    from django.db import close_old_connections
-    from django.db.models import Q
-    from django.utils import timezone
-
-    from djprocess import status, supervisor
+def start_sweeper(sender: Any = None, **kwargs: Any) -> None:
+    """A worker consuming the supervisor queue starts the sweeper thread
+    (:class:`djprocess.sweeper.Sweeper`): deadlines, lost workers, unconfirmed stops and
+    lost task messages are found from the database, not from countdown tasks that live
+    in a worker's memory."""
     from djprocess.conf import settings
-    from djprocess.models import BaseProcess
-    from djprocess.registry import label_of
-    from djprocess.transitions import record
-    from djprocess_celery.tasks import watchdog
 
+    global _sweeper
     app = getattr(sender, "app", None)
     consuming = getattr(getattr(app, "amqp", None), "queues", None)
     names = set(getattr(consuming, "consume_from", None) or {})
-    if settings.SUPERVISOR_QUEUE not in names:
+    if settings.SUPERVISOR_QUEUE not in names or _sweeper is not None:
         return
-    try:
-        now = timezone.now()
-        for model in apps.get_models():
-            if not issubclass(model, BaseProcess):
-                continue
-            active = Q(status__in=[status.RUNNING, status.PENDING], dispatched_at__isnull=False)
-            # Terminal but never confirmed stopped: the supervisor died mid-kill.
-            stopping = Q(
-                status__in=status.TERMINAL,
-                finished_at__isnull=True,
-                stopped_by__in=supervisor.STOPPERS,
-            )
-            for process in model._base_manager.filter(active | stopping):
-                if process.status in status.TERMINAL:
-                    left = 0.0
-                elif process.started_at is not None:
-                    left = (process.started_at + process.timeout - now).total_seconds()
-                else:
-                    left = process.timeout_seconds()
-                result = watchdog.apply_async(
-                    (label_of(process), process.pk),
-                    countdown=max(0.0, left),
-                    queue=settings.SUPERVISOR_QUEUE,
-                    serializer="json",
-                )
-                record(process, watchdog_task_id=result.id)
-                logger.info(
-                    "re-armed the watchdog of %s pk=%s in %.1fs",
-                    model._meta.label,
-                    process.pk,
-                    max(0.0, left),
-                )
-    except Exception:
-        logger.exception("could not re-arm pending watchdogs")
-    finally:
-        close_old_connections()
+    _sweeper = Sweeper()
+    _sweeper.start()
+    logger.info("djprocess: sweeper started (every %gs)", settings.SWEEP_SECONDS)
+
+
+@worker_shutdown.connect
+def stop_sweeper(**kwargs: Any) -> None:
+    """Stop the sweeper thread with the worker."""
+    global _sweeper
+    if _sweeper is not None:
+        _sweeper.stop()
+        _sweeper = None

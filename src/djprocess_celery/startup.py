@@ -39,22 +39,27 @@ def _djprocess_queues(worker: Any) -> set[str]:
 
 @worker_init.connect
 def check_pool(sender: Any = None, **kwargs: Any) -> None:
-    """Say loudly at start-up that a process worker's pool cannot stop a running task.
+    """Refuse to start a worker that consumes the process queue with a pool other than
+    prefork: each run is supervised by the pool child that took it (it forks the run and
+    must not be shared with other tasks), which only prefork gives. With ``-P threads``
+    or ``-P solo`` timeouts and ``cancel()`` could not stop work, so the worker exits
+    with a message instead of pretending.
 
-    Only prefork (and eventlet/gevent, not supported here) can terminate one task;
-    with ``-P threads`` or ``-P solo`` timeouts and ``cancel()`` would not stop work.
+    Raises :class:`SystemExit` (the ``celery worker`` command exits with status 1).
     """
     worker = sender
     if worker is None or settings.PROCESS_QUEUE not in _djprocess_queues(worker):
         return
     pool = str(getattr(worker, "pool_cls", "") or worker.app.conf.worker_pool or "prefork")
     if "prefork" not in pool:
-        logger.error(
-            "djprocess: this worker consumes %r with the %s pool, which cannot stop a "
-            "running task: timeouts and cancel() will not stop work. Use -P prefork.",
-            settings.PROCESS_QUEUE,
-            pool,
+        message = (
+            f"djprocess: this worker consumes the process queue {settings.PROCESS_QUEUE!r} "
+            f"with the {pool} pool, which cannot stop a running process: timeouts and "
+            "cancel() would not stop work. Start it with -P prefork (or let it consume "
+            "other queues only)."
         )
+        logger.critical(message)
+        raise SystemExit(message)
 
 
 @worker_init.connect

@@ -1,8 +1,11 @@
 """The two Celery tasks. Their arguments are JSON only: a model label and a primary key.
 
-* ``djprocess.run_process`` (process queue) runs ``process.execute()``;
-* ``djprocess.watchdog`` (supervisor queue, ``countdown=timeout_seconds()``) enforces
-  the timeout.
+* ``djprocess.run_process`` (process queue): the pool child claims the process, forks
+  its run and supervises it (:func:`djprocess.localsupervisor.run_supervised`); in eager
+  mode it runs inline (``process.execute()``).
+* ``djprocess.watchdog`` (supervisor queue, ``countdown=timeout_seconds()``): one
+  :func:`djprocess.supervisor.check` of its process. It never re-arms: the sweeper
+  watches every process through the database.
 
 Both are idempotent, because brokers redeliver (Redis re-sends a countdown task held
 past ``visibility_timeout``) and revokes live only in worker memory: the database
@@ -15,15 +18,18 @@ import logging
 from typing import Any
 
 from celery import shared_task
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import DatabaseError, close_old_connections, connections
 
-from djprocess import supervisor
-from djprocess.backends import get_backend
+from djprocess import localsupervisor, supervisor
 from djprocess.exceptions import UnknownProcessModel
 from djprocess.models import BaseProcess
 from djprocess.registry import resolve
-from djprocess.transitions import record
 
 logger = logging.getLogger("djprocess_celery.tasks")
+
+#: Longest pause between two tries of a task that met a database outage (seconds).
+RETRY_MAX_SECONDS = 30.0
 
 
 def _load(label: Any, pk: Any) -> BaseProcess | None:
@@ -39,33 +45,52 @@ def _load(label: Any, pk: Any) -> BaseProcess | None:
         return None
 
 
+def _retry_later(task: Any, exc: DatabaseError, label: Any, pk: Any) -> Any:
+    """Re-send ``task`` after a database error; a process is never dropped for one.
+
+    The row stays ``pending`` meanwhile and the claim is a compare-and-set, so the
+    retry is safe; ``DJPROCESS_QUEUE_TIMEOUT_SECONDS`` bounds how long it can go on."""
+    for connection in connections.all(initialized_only=True):
+        connection.close()
+    countdown = min(RETRY_MAX_SECONDS, 0.5 * 2 ** min(task.request.retries, 6))
+    logger.warning("%s for %s pk=%r: database error (%s); retrying in %.1fs",
+                   task.name, label, pk, exc, countdown)  # fmt: skip
+    return task.retry(exc=exc, countdown=countdown, max_retries=None)
+
+
 @shared_task(name="djprocess.run_process", bind=True, ignore_result=True)
 def run_process(self: Any, label: str, pk: Any) -> str:
     """Run the process ``label``/``pk`` here. Returns its final status (or why not)."""
-    process = _load(label, pk)
-    if process is None:
-        return "missing"
+    close_old_connections()
     try:
-        return process.execute(task_id=self.request.id or "", hostname=self.request.hostname or "")
-    except type(process).DoesNotExist:
-        # Deleted while it ran: nothing to record, and raising would only fail the task.
-        logger.warning("process %s pk=%r was deleted while it ran; task dropped", label, pk)
+        process = _load(label, pk)
+        if process is None:
+            return "missing"
+        if self.request.is_eager:
+            return process.execute(task_id=self.request.id or "", hostname="eager")
+        return localsupervisor.run_supervised(
+            process, task_id=self.request.id or "", hostname=self.request.hostname or ""
+        )
+    except DatabaseError as exc:
+        raise _retry_later(self, exc, label, pk) from exc
+    except ObjectDoesNotExist:
+        # Deleted before it could be claimed: nothing to record.
+        logger.warning("process %s pk=%r was deleted; task dropped", label, pk)
         return "missing"
 
 
 @shared_task(name="djprocess.watchdog", bind=True, ignore_result=True)
 def watchdog(self: Any, label: str, pk: Any) -> str:
-    """Enforce the timeout of process ``label``/``pk``. Returns the outcome
-    (see :func:`djprocess.supervisor.fire_watchdog`)."""
-    process = _load(label, pk)
-    if process is None:
-        return "missing"
-
-    def rearm(seconds: float) -> None:
-        record(process, watchdog_task_id=get_backend().schedule_watchdog(process, seconds) or "")
-
+    """Check the process ``label``/``pk`` once (see :func:`djprocess.supervisor.check`).
+    Returns the outcome."""
+    close_old_connections()
     try:
-        return supervisor.fire_watchdog(process, rearm=rearm, eager=bool(self.request.is_eager))
-    except type(process).DoesNotExist:
+        process = _load(label, pk)
+        if process is None:
+            return "missing"
+        return supervisor.fire_watchdog(process, eager=bool(self.request.is_eager)).value
+    except DatabaseError as exc:
+        raise _retry_later(self, exc, label, pk) from exc
+    except ObjectDoesNotExist:
         logger.warning("process %s pk=%r was deleted; watchdog dropped", label, pk)
         return "missing"

@@ -81,10 +81,18 @@ class BaseWorkerBackend:
     supports_kill: bool = True
     #: The backend can tell whether a dispatched task is still running (``probe``).
     supports_probe: bool = False
+    #: Runs are stopped where they run: the worker calls
+    #: :func:`djprocess.localsupervisor.run_supervised`, which enforces the deadline and
+    #: notices ``cancel()`` through the database. ``cancel()`` and the supervisor then
+    #: only decide the status and wait; they call :meth:`kill` only if the stop is not
+    #: confirmed within the stop budget. False: they call :meth:`kill` at once.
+    stops_runs_locally: bool = False
 
     def dispatch(self, process: BaseProcess) -> tuple[str, str]:
-        """Queue ``process.execute()`` and its watchdog.
+        """Queue ``process.execute()`` (or ``run_supervised``) and its watchdog.
 
+        ``process.process_task_id`` and ``process.watchdog_task_id`` hold the ids
+        ``start()`` chose (and recorded): use them as the task ids if the queue allows.
         The watchdog must fire ``process.timeout_seconds()`` seconds later (a float)
         and call :func:`djprocess.supervisor.fire_watchdog`. Returns
         ``(process_task_id, watchdog_task_id)``. Raises :class:`~djprocess.exceptions.BackendError`
@@ -108,13 +116,6 @@ class BaseWorkerBackend:
         """Discard a scheduled task (a watchdog) that has not run yet. Never raises for
         an unknown or already-run ``task_id``."""
         raise NotImplementedError
-
-    def schedule_watchdog(self, process: BaseProcess, countdown: float) -> str | None:
-        """Schedule another :func:`djprocess.supervisor.fire_watchdog` for ``process`` in
-        ``countdown`` seconds (a float); return its task id, or None if this backend cannot
-        (the default). Used to re-arm a watchdog and to retry a stop that was not confirmed.
-        """
-        return None
 
     def probe(self, task_id: str, *, hostname: str = "", pid: int | None = None) -> Liveness:
         """Tell whether ``task_id`` is still running. Default: :attr:`Liveness.UNKNOWN`."""

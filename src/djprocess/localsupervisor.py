@@ -1,0 +1,454 @@
+"""The local supervisor: the process that claims a run forks it and watches it.
+
+A worker backend calls :func:`run_supervised` in a process of its own that will not be
+reused while the run lasts (a Celery prefork pool child). That process:
+
+1. claims the row (``pending → running``, ``deadline_at = now + timeout`` in UTC);
+2. forks the *run child* (:mod:`djprocess.runchild`), which calls ``run()`` in its own
+   session;
+3. watches it: the deadline on a monotonic clock, the row's status through a
+   :class:`~djprocess.statuswatcher.StatusWatcher` (a ``cancel()``, a decision of the
+   supervisor, a deleted row), a SIGTERM to itself (a worker shutting down);
+4. stops it when asked: SIGTERM to the run's process group up to
+   ``DJPROCESS_KILL_TERM_RETRIES`` times, ``DJPROCESS_KILL_TERM_WAIT_SECONDS`` apart, then
+   SIGKILL to the group and to every process the run left behind; it holds the child as
+   its own child, so "gone" is a ``waitpid``, never a guess, and no pid is ever read back
+   from the database;
+5. after every run, whatever its end: stops what the run left behind (this process is a
+   child subreaper, so orphans come back to it), ends PostgreSQL statements the run left
+   running on the server, and records the outcome, retrying through a database outage.
+
+No remote-control command, broker or supervisor worker is involved: the deadline and
+``cancel()`` hold with the control channel down, the broker away, the worker in warm
+shutdown or its main process stuck.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import selectors
+import signal
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+import psutil
+from django.db import DatabaseError, connections
+
+from djprocess import clock, runchild, runner
+from djprocess import status as statuses
+from djprocess.backends.base import KillResult
+from djprocess.conf import settings
+from djprocess.statuswatcher import DELETED, StatusWatcher
+
+if TYPE_CHECKING:
+    from djprocess.models import BaseProcess
+
+logger = logging.getLogger("djprocess.localsupervisor")
+
+#: Seconds left to the processes a run left behind between SIGTERM and SIGKILL.
+LEFTOVER_GRACE_SECONDS = 1.0
+#: Seconds the supervisor keeps retrying to record an outcome through a database outage.
+RECORD_RETRY_SECONDS = 600.0
+#: Seconds a supervisor waits for the run child after SIGKILL before it says so.
+SIGKILL_WAIT_SECONDS = 10.0
+
+#: The supervisor running in this process now (for the SIGTERM handler), if any.
+_active: LocalSupervisor | None = None
+#: Called in every run child right after the fork (a backend resets its broker pools here).
+after_fork_hooks: list[Callable[[], None]] = []
+
+
+def install_worker_process_handlers() -> None:
+    """Set up a process that will supervise runs (a pool child, at its start).
+
+    Makes it a child subreaper and installs a SIGTERM handler: while it supervises a run,
+    a SIGTERM (a worker's cold shutdown) stops the run first, with the usual escalation,
+    records ``failed`` ("worker shut down"), and then ends this process as SIGTERM would
+    have. Outside a run SIGTERM keeps its previous meaning.
+    """
+    runchild.become_subreaper()
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        if _active is not None:
+            _active.shutdown_requested = True
+            return
+        if callable(previous):
+            previous(signum, frame)
+            return
+        if previous != signal.SIG_IGN:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
+@dataclass
+class Stop:
+    """Why and how a supervised run was stopped."""
+
+    reason: str  # "timeout", "shutdown", "deleted" or the status the row left running for
+    started: float  # monotonic
+    term_sent: int = 0
+    kill_sent: bool = False
+    next_step: float = 0.0
+
+
+@dataclass
+class LocalSupervisor:
+    """Forks and watches one run. Use :func:`run_supervised`."""
+
+    process: BaseProcess
+    task_id: str
+    hostname: str
+    after_fork: Iterable[Callable[[], None]] = ()
+    shutdown_requested: bool = False
+    report: dict[str, Any] = field(default_factory=dict)
+    stop: Stop | None = None
+    exit_status: int | None = None
+    claimed_at: float = 0.0
+
+    # -- the run ------------------------------------------------------------------
+
+    def run(self) -> str:
+        process = self.process
+        self.claimed_at = claimed_at = clock.monotonic()
+        if not runner.claim(process, task_id=self.task_id, hostname=self.hostname, watched=True):
+            return runner.not_claimed(process)
+        deadline = claimed_at + process.timeout_seconds()
+        _close_connections()  # never share a database socket with the child
+        tag = f"djprocess-run-{uuid.uuid4().hex[:16]}"
+        read_fd, write_fd = os.pipe()
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(read_fd, False)
+        os.set_blocking(wake_r, False)
+        # SIGTERM stays blocked across the fork: in the child it is delivered once
+        # the handler that turns it into ProcessTerminated is installed.
+        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - measured in the child by coverage's subprocess patch
+            os.close(read_fd)
+            os.close(wake_r)
+            os.close(wake_w)
+            runchild.main(
+                process,
+                write_fd,
+                tag=tag,
+                parent_pid=os.getppid(),
+                after_fork=[*after_fork_hooks, *self.after_fork],
+            )
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+        os.close(write_fd)
+        global _active
+        _active = self
+        assert process.deadline_at is not None
+        watcher = StatusWatcher(
+            process, process.deadline_at + timedelta(seconds=settings.SWEEP_SECONDS), wake_w
+        )
+        watcher.start()
+        try:
+            self._watch(pid, read_fd, wake_r, deadline, watcher)
+        finally:
+            _active = None
+            watcher.stop()
+            for fd in (read_fd, wake_r, wake_w):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        left = stop_leftovers(kill_now=self.stop is not None and self.stop.kill_sent)
+        ended = end_database_sessions(tag)
+        elapsed = timedelta(seconds=round(clock.monotonic() - claimed_at, 3))
+        final = _with_db_retry(
+            lambda: self._record(elapsed, left, ended), f"{process._meta.label} pk={process.pk}"
+        )
+        if self.shutdown_requested:
+            # Carry on with the shutdown that was put off while the run was stopped.
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return final
+
+    def _watch(
+        self, pid: int, read_fd: int, wake_r: int, deadline: float, watcher: StatusWatcher
+    ) -> None:
+        buffer = b""
+        with selectors.DefaultSelector() as selector:
+            selector.register(read_fd, selectors.EVENT_READ)
+            selector.register(wake_r, selectors.EVENT_READ)
+            pidfd = _pidfd(pid)
+            if pidfd is not None:
+                selector.register(pidfd, selectors.EVENT_READ)
+            try:
+                while self.exit_status is None:
+                    now = clock.monotonic()
+                    if self.stop is None:
+                        reason = self._stop_reason(now, deadline, watcher)
+                        if reason is not None:
+                            self.stop = Stop(reason=reason, started=now, next_step=now)
+                            if reason == "timeout":
+                                watcher.decide_timeout()
+                    if self.stop is not None and now >= self.stop.next_step:
+                        self._escalate(pid, now)
+                    wait = deadline - now if self.stop is None else self.stop.next_step - now
+                    if pidfd is None:
+                        wait = min(wait, 0.05)
+                    for key, _ in selector.select(timeout=max(0.0, min(wait, 1.0))):
+                        if key.fd == read_fd:
+                            buffer += _read_all(read_fd)
+                        elif key.fd == wake_r:
+                            _read_all(wake_r)
+                    self._reap(pid)
+            finally:
+                if pidfd is not None:
+                    os.close(pidfd)
+        buffer += _read_all(read_fd)
+        for line in buffer.splitlines():
+            with contextlib.suppress(ValueError):
+                self.report = json.loads(line)
+
+    def _stop_reason(self, now: float, deadline: float, watcher: StatusWatcher) -> str | None:
+        if watcher.found is not None:
+            return watcher.found
+        if self.shutdown_requested:
+            return "shutdown"
+        if now >= deadline:
+            return "timeout"
+        return None
+
+    def _escalate(self, pid: int, now: float) -> None:
+        assert self.stop is not None
+        stop = self.stop
+        if stop.kill_sent:
+            stop.next_step = now + SIGKILL_WAIT_SECONDS
+            logger.error("run child %s still not gone %.0fs after SIGKILL", pid, SIGKILL_WAIT_SECONDS)
+            return
+        if stop.term_sent < settings.KILL_TERM_RETRIES:
+            stop.term_sent += 1
+            _signal_group(pid, signal.SIGTERM)
+            stop.next_step = now + settings.KILL_TERM_WAIT_SECONDS
+            logger.info("run child %s: SIGTERM %d/%d", pid, stop.term_sent, settings.KILL_TERM_RETRIES)
+            return
+        stop.kill_sent = True
+        _signal_group(pid, signal.SIGKILL)
+        _kill_descendants()
+        stop.next_step = now + SIGKILL_WAIT_SECONDS
+        logger.warning("run child %s: SIGKILL after %d SIGTERM", pid, stop.term_sent)
+
+    def _reap(self, pid: int) -> None:
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:  # pragma: no cover - reaped elsewhere: it is gone
+            self.exit_status = -1
+            return
+        if done == pid:
+            self.exit_status = status
+
+    # -- recording ------------------------------------------------------------------
+
+    def _record(self, elapsed: timedelta, leftovers: int, ended_sessions: int) -> str:
+        process = self.process
+        notes = []
+        if leftovers:
+            notes.append(f"stopped {leftovers} process(es) it left behind")
+        if ended_sessions:
+            notes.append(f"ended {ended_sessions} database session(s) it left running")
+        suffix = f" ({'; '.join(notes)})" if notes else ""
+        if self.stop is not None:
+            # "timed out after" the time it had, not after the stop that followed.
+            decided = timedelta(seconds=round(self.stop.started - self.claimed_at, 3))
+            return runner.record_stop(process, self.stop.reason, self._kill_result(), decided, suffix)
+        return runner.record_end(process, self._outcome(), elapsed, suffix)
+
+    def _kill_result(self) -> KillResult:
+        assert self.stop is not None
+        return KillResult(
+            found=True,
+            gone=True,
+            term_sent=self.stop.term_sent,
+            term_retries=settings.KILL_TERM_RETRIES,
+            kill_sent=self.stop.kill_sent,
+            hostname=self.hostname,
+        )
+
+    def _outcome(self) -> runner.Outcome:
+        report = self.report
+        result = report.get("result")
+        if result == "succeeded":
+            return runner.Outcome(runner.Outcome.SUCCEEDED)
+        if result == "failed":
+            return runner.Outcome(
+                runner.Outcome.FAILED,
+                exception=str(report.get("exception", "")),
+                traceback=str(report.get("traceback", "")),
+            )
+        if result == "terminated":
+            return runner.Outcome(runner.Outcome.TERMINATED)
+        return runner.Outcome(
+            runner.Outcome.FAILED, exception=f"RunProcessDied: {describe_exit(self.exit_status)}"
+        )
+
+
+def run_supervised(
+    process: BaseProcess,
+    *,
+    task_id: str,
+    hostname: str = "",
+    after_fork: Iterable[Callable[[], None]] = (),
+) -> str:
+    """Claim ``process``, run it in a forked run child, enforce its deadline and stops,
+    and record the outcome. Returns the status stored afterwards.
+
+    A process that is not ``pending`` (or not dispatched) is not run; its status is
+    returned. ``after_fork`` callables run first thing in the run child. Linux only
+    (``fork``, ``prctl``). Raises ``DoesNotExist`` if the row is gone before the claim.
+    """
+    if _active is not None:
+        raise RuntimeError("this process is already supervising a run")
+    return LocalSupervisor(
+        process, task_id=task_id, hostname=hostname or socket.gethostname(), after_fork=after_fork
+    ).run()
+
+
+# -- helpers ------------------------------------------------------------------------
+
+
+def describe_exit(status: int | None) -> str:
+    """``"exited with code 3"`` / ``"was killed by SIGSEGV"`` for a ``waitpid`` status."""
+    if status is None or status < 0:
+        return "the run's process ended, exit status unknown"
+    if os.WIFSIGNALED(status):
+        signum = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:
+            name = f"signal {signum}"
+        return f"the run's process was killed by {name}"
+    return f"the run's process exited with code {os.waitstatus_to_exitcode(status)}"
+
+
+def _close_connections() -> None:
+    for connection in connections.all(initialized_only=True):
+        with contextlib.suppress(Exception):
+            connection.close()
+    with contextlib.suppress(Exception):
+        from djprocess import logstore
+
+        logstore.close_private_connections()
+
+
+def _pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):  # pragma: no cover - kernels before 5.3
+        return None
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except (BlockingIOError, OSError):
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    # The run child is the leader of its own session and group (setsid): the group id
+    # is its pid, which cannot be reused while the child is unreaped.
+    try:
+        os.killpg(pid, signum)
+    except ProcessLookupError:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
+
+def _kill_descendants() -> None:
+    # SIGKILL only, no wait: the run child among them is reaped by the watch loop.
+    with contextlib.suppress(psutil.Error):
+        for proc in psutil.Process().children(recursive=True):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
+
+
+def stop_leftovers(*, kill_now: bool = False, grace: float = LEFTOVER_GRACE_SECONDS) -> int:
+    """Stop every descendant of this process (SIGTERM, then SIGKILL after ``grace``
+    seconds; at once with ``kill_now``) and reap them. Returns how many there were.
+
+    Called by a supervisor between runs, when its only descendants are what the last
+    run left behind (it is a child subreaper: orphans are re-parented to it).
+    """
+    try:
+        found = psutil.Process().children(recursive=True)
+    except psutil.Error:  # pragma: no cover - our own process always exists
+        return 0
+    if not found:
+        return 0
+    first = signal.SIGKILL if kill_now else signal.SIGTERM
+    for proc in found:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.send_signal(first)
+    _, alive = psutil.wait_procs(found, timeout=grace)
+    for proc in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=grace)
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    return len(found)
+
+
+def end_database_sessions(tag: str) -> int:
+    """Terminate the PostgreSQL sessions the run child tagged with ``tag`` that are still
+    there (a statement it left running holds its locks until the server notices). Returns
+    how many were ended. Other databases: nothing to do (their client-side work died with
+    the run's process)."""
+    ended = 0
+    for alias in connections:
+        connection = connections[alias]
+        if connection.vendor != "postgresql":
+            continue
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = %s AND pid <> pg_backend_pid()",
+                    [tag],
+                )
+                row = cursor.fetchone()
+                ended += int(row[0]) if row else 0
+        except DatabaseError as exc:
+            logger.warning("could not end the database sessions of a run on %r: %s", alias, exc)
+            with contextlib.suppress(Exception):
+                connection.close()
+    return ended
+
+
+def _with_db_retry(action: Callable[[], str], label: str) -> str:
+    """Run ``action`` until it gets through a database outage (at most
+    :data:`RECORD_RETRY_SECONDS`); its last error is raised after that."""
+    give_up = clock.monotonic() + RECORD_RETRY_SECONDS
+    pause = 0.1
+    while True:
+        try:
+            return action()
+        except DatabaseError as exc:
+            if clock.monotonic() > give_up:
+                raise
+            logger.warning("%s: cannot record the end of its run (%s); retrying", label, exc)
+            for connection in connections.all(initialized_only=True):
+                with contextlib.suppress(Exception):
+                    connection.close()
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)

@@ -1,0 +1,153 @@
+"""What runs inside the *run child*: the process forked to call ``run()``.
+
+The process that claimed a run (a Celery pool child) forks this child and supervises it
+(:mod:`djprocess.localsupervisor`). The child:
+
+* starts its own session (``setsid``), so one ``killpg`` reaches it and everything it
+  starts, and dies with its supervisor (``PR_SET_PDEATHSIG``);
+* turns SIGTERM into :class:`~djprocess.exceptions.ProcessTerminated` from its first
+  instruction on, so a stop is never "remembered but ignored";
+* tags its PostgreSQL sessions (``application_name``) so the supervisor can end the
+  statements it leaves running on the server;
+* reports how ``run()`` ended as one JSON line on a pipe, and exits with
+  :func:`os._exit`: it never returns into the worker's code.
+
+Signal handlers, the signal mask and timers a run installs die with this process: they
+cannot leak into the next task.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import traceback
+from collections.abc import Callable, Iterable
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from djprocess.exceptions import ProcessTerminated
+
+if TYPE_CHECKING:
+    from djprocess.models import BaseProcess
+
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+
+#: ``(model label, pk)`` of the run this process is the run child of, else None.
+current_run: tuple[str, Any] | None = None
+#: The last SIGTERM received (a run that swallows it is still stopped by a signal).
+_received: int | None = None
+
+
+def prctl(option: int, value: int) -> bool:
+    """Call Linux ``prctl(option, value)``; False where it is not available."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(option, value, 0, 0, 0) == 0)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        return False
+
+
+def become_subreaper() -> bool:
+    """Make this process adopt the orphans of its descendants (``PR_SET_CHILD_SUBREAPER``),
+    so a process a run started and left behind (``sh -c "sleep 300 &"``, a double fork, a
+    ``setsid`` daemon) stays findable among this process's descendants."""
+    return prctl(_PR_SET_CHILD_SUBREAPER, 1)
+
+
+def is_current(process: BaseProcess) -> bool:
+    """True inside the run child that runs ``process``."""
+    return current_run is not None and current_run == (process._meta.label_lower, process.pk)
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    global _received
+    _received = signum
+    # Each SIGTERM raises again, so a finally block that hangs is interrupted by the next.
+    raise ProcessTerminated(signum)
+
+
+def _tag_postgresql(tag: str) -> None:
+    from django.db.backends.signals import connection_created
+
+    def tag_session(sender: Any, connection: Any, **kwargs: Any) -> None:
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('application_name', %s, false)", [tag])
+
+    connection_created.connect(tag_session, weak=False, dispatch_uid="djprocess-run-tag")
+
+
+def main(
+    process: BaseProcess,
+    report_fd: int,
+    *,
+    tag: str,
+    parent_pid: int,
+    after_fork: Iterable[Callable[[], None]] = (),
+) -> None:
+    """Run ``process.run()`` in this freshly forked child and ``os._exit``. Never returns.
+
+    Writes one JSON line to ``report_fd``: ``{"result": "succeeded"}``,
+    ``{"result": "failed", "exception": str, "traceback": str}`` or
+    ``{"result": "terminated", "signum": int}``.
+    """
+    global current_run
+    code = 0
+    try:
+        # The supervisor forked with SIGTERM blocked: one sent already is delivered
+        # here, once the handler that turns it into ProcessTerminated is in place.
+        signal.signal(signal.SIGTERM, _on_sigterm)
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        os.setsid()
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent_pid:  # the supervisor died before prctl took effect
+            os._exit(70)
+        current_run = (process._meta.label_lower, process.pk)
+        for hook in after_fork:
+            hook()
+        _tag_postgresql(tag)
+        report = _run(process)
+    except ProcessTerminated as exc:
+        report = {"result": "terminated", "signum": exc.signum}
+    except BaseException as exc:  # noqa: BLE001 - everything is reported, nothing escapes
+        report = _failure(exc)
+        code = 1
+    # Nothing may interrupt the report or the goodbye to the database.
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])
+    with contextlib.suppress(BaseException):
+        data = (json.dumps(report, default=str) + "\n").encode()
+        while data:
+            data = data[os.write(report_fd, data) :]
+    with contextlib.suppress(BaseException):
+        from django.db import connections
+
+        connections.close_all()
+    os._exit(code)
+
+
+def _run(process: BaseProcess) -> dict[str, Any]:
+    from djprocess import logcapture
+
+    try:
+        with logcapture.capture(process):
+            process.run()
+    except ProcessTerminated as exc:
+        return {"result": "terminated", "signum": exc.signum}
+    except BaseException as exc:  # noqa: BLE001 - a run's every failure is recorded
+        return _failure(exc)
+    if _received is not None:
+        # run() swallowed the SIGTERM and returned: still stopped by a signal.
+        return {"result": "terminated", "signum": _received}
+    return {"result": "succeeded"}
+
+
+def _failure(exc: BaseException) -> dict[str, Any]:
+    return {
+        "result": "failed",
+        "exception": f"{type(exc).__name__}: {exc}"[:10_000],
+        "traceback": "".join(traceback.format_exception(exc)),
+    }
