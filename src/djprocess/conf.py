@@ -121,8 +121,8 @@ class Settings:
     @property
     def STOP_BUDGET_SECONDS(self) -> float:
         """Seconds a stop may take before the supervisor steps in: retries x wait plus
-        a grace of 5 s (derived from the two ``DJPROCESS_KILL_TERM_*`` settings)."""
-        return self.KILL_TERM_RETRIES * self.KILL_TERM_WAIT_SECONDS + 5.0
+        a grace of 10 s (derived from the two ``DJPROCESS_KILL_TERM_*`` settings)."""
+        return self.KILL_TERM_RETRIES * self.KILL_TERM_WAIT_SECONDS + 10.0
 
 
 settings = Settings()

@@ -130,7 +130,7 @@ def cancel(process: BaseProcess) -> bool:
     A pending process never runs (``finished_at`` is set at once). A running one is
     stopped by the process supervising its run, which notices within
     ``DJPROCESS_STATUS_POLL_SECONDS`` and escalates SIGTERM → SIGKILL; this call waits for
-    that (at most the stop budget: ``retries x wait + 5`` seconds), except inside
+    that (at most the stop budget: ``retries x wait + 10`` seconds), except inside
     ``atomic()`` (the stop begins when the transaction commits) and when called from the
     run itself: then it returns at once. Returns True if this call cancelled it, False if
     it had already ended (its status is unchanged). Raises
@@ -153,7 +153,10 @@ def cancel(process: BaseProcess) -> bool:
         if cancelled_pending:
             process.log("cancelled before it ran", level="WARNING")
     if cancelled_pending:
-        transaction.on_commit(lambda: _revoke(process, backend), using=using)
+        if in_callers_transaction(using):
+            transaction.on_commit(lambda: _revoke(process, backend), using=using)
+        else:
+            _revoke(process, backend)
         return True
     was_running = compare_and_set(
         process,

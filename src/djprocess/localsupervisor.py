@@ -5,7 +5,7 @@ reused while the run lasts (a Celery prefork pool child). That process:
 
 1. claims the row (``pending → running``, ``deadline_at = now + timeout`` in UTC);
 2. forks the *run child* (:mod:`djprocess.runchild`), which calls ``run()`` in its own
-   session;
+   process group;
 3. watches it: the deadline on a monotonic clock, the row's status through a
    :class:`~djprocess.statuswatcher.StatusWatcher` (a ``cancel()``, a decision of the
    supervisor, a deleted row), a SIGTERM to itself (a worker shutting down);
@@ -41,7 +41,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import psutil
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, InterfaceError, OperationalError, connections
 
 from djprocess import clock, runchild, runner
 from djprocess import status as statuses
@@ -68,28 +68,9 @@ after_fork_hooks: list[Callable[[], None]] = []
 
 
 def install_worker_process_handlers() -> None:
-    """Set up a process that will supervise runs (a pool child, at its start).
-
-    Makes it a child subreaper and installs a SIGTERM handler: while it supervises a run,
-    a SIGTERM (a worker's cold shutdown) stops the run first, with the usual escalation,
-    records ``failed`` ("worker shut down"), and then ends this process as SIGTERM would
-    have. Outside a run SIGTERM keeps its previous meaning.
-    """
+    """Set up a process that will supervise runs (a pool child, at its start): make it
+    a child subreaper, so what a run leaves behind comes back to it."""
     runchild.become_subreaper()
-    previous = signal.getsignal(signal.SIGTERM)
-
-    def on_sigterm(signum: int, frame: FrameType | None) -> None:
-        if _active is not None:
-            _active.shutdown_requested = True
-            return
-        if callable(previous):
-            previous(signum, frame)
-            return
-        if previous != signal.SIG_IGN:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, on_sigterm)
 
 
 @dataclass
@@ -132,48 +113,69 @@ class LocalSupervisor:
         os.set_blocking(read_fd, False)
         os.set_blocking(wake_r, False)
         # SIGTERM stays blocked across the fork: in the child it is delivered once
-        # the handler that turns it into ProcessTerminated is installed.
+        # the handler that turns it into ProcessTerminated is installed. Here, while
+        # the run lasts, a SIGTERM (a worker's cold shutdown, an operator) stops the
+        # run first; the handler it replaces (billiard's) gets it afterwards.
         old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - measured in the child by coverage's subprocess patch
-            os.close(read_fd)
-            os.close(wake_r)
-            os.close(wake_w)
-            runchild.main(
-                process,
-                write_fd,
-                tag=tag,
-                parent_pid=os.getppid(),
-                after_fork=[*after_fork_hooks, *self.after_fork],
-            )
-        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-        os.close(write_fd)
+        previous = signal.signal(signal.SIGTERM, self._on_sigterm)
         global _active
         _active = self
+        try:
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - runs in the child, which never returns
+                os.close(read_fd)
+                os.close(wake_r)
+                os.close(wake_w)
+                runchild.main(
+                    process,
+                    write_fd,
+                    tag=tag,
+                    parent_pid=os.getppid(),
+                    after_fork=[*after_fork_hooks, *self.after_fork],
+                )
+            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+            os.close(write_fd)
+            self._supervise(pid, read_fd, wake_r, wake_w, deadline)
+            left = stop_leftovers(kill_now=self.stop is not None and self.stop.kill_sent)
+            ended = end_database_sessions(tag)
+            elapsed = timedelta(seconds=round(clock.monotonic() - claimed_at, 3))
+            final = _with_db_retry(
+                lambda: self._record(elapsed, left, ended), f"{process._meta.label} pk={process.pk}"
+            )
+        finally:
+            _active = None
+            signal.signal(signal.SIGTERM, previous)
+            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+        if self.shutdown_requested:
+            # Carry on with the shutdown that was put off while the run was stopped.
+            os.kill(os.getpid(), signal.SIGTERM)
+        return final
+
+    def _supervise(self, pid: int, read_fd: int, wake_r: int, wake_w: int, deadline: float) -> None:
+        """Watch the run child until it is gone; on any error of our own, kill it."""
+        process = self.process
         assert process.deadline_at is not None
         watcher = StatusWatcher(
             process, process.deadline_at + timedelta(seconds=settings.SWEEP_SECONDS), wake_w
         )
-        watcher.start()
         try:
+            watcher.start()
             self._watch(pid, read_fd, wake_r, deadline, watcher)
+        except BaseException:
+            # Never leave a run behind without its supervisor.
+            _signal_group(pid, signal.SIGKILL)
+            _kill_descendants()
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+            raise
         finally:
-            _active = None
             watcher.stop()
             for fd in (read_fd, wake_r, wake_w):
                 with contextlib.suppress(OSError):
                     os.close(fd)
-        left = stop_leftovers(kill_now=self.stop is not None and self.stop.kill_sent)
-        ended = end_database_sessions(tag)
-        elapsed = timedelta(seconds=round(clock.monotonic() - claimed_at, 3))
-        final = _with_db_retry(
-            lambda: self._record(elapsed, left, ended), f"{process._meta.label} pk={process.pk}"
-        )
-        if self.shutdown_requested:
-            # Carry on with the shutdown that was put off while the run was stopped.
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGTERM)
-        return final
+
+    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
+        self.shutdown_requested = True
 
     def _watch(
         self, pid: int, read_fd: int, wake_r: int, deadline: float, watcher: StatusWatcher
@@ -227,19 +229,23 @@ class LocalSupervisor:
         stop = self.stop
         if stop.kill_sent:
             stop.next_step = now + SIGKILL_WAIT_SECONDS
-            logger.error("run child %s still not gone %.0fs after SIGKILL", pid, SIGKILL_WAIT_SECONDS)
+            logger.error("task %s: run child %s still not gone %.0fs after SIGKILL",
+                         self.task_id, pid, SIGKILL_WAIT_SECONDS)  # fmt: skip
             return
         if stop.term_sent < settings.KILL_TERM_RETRIES:
             stop.term_sent += 1
             _signal_group(pid, signal.SIGTERM)
             stop.next_step = now + settings.KILL_TERM_WAIT_SECONDS
-            logger.info("run child %s: SIGTERM %d/%d", pid, stop.term_sent, settings.KILL_TERM_RETRIES)
+            logger.info("task %s: SIGTERM %d/%d sent to the run's process group %d (%s)",
+                        self.task_id, stop.term_sent, settings.KILL_TERM_RETRIES, pid,
+                        stop.reason)  # fmt: skip
             return
         stop.kill_sent = True
         _signal_group(pid, signal.SIGKILL)
         _kill_descendants()
         stop.next_step = now + SIGKILL_WAIT_SECONDS
-        logger.warning("run child %s: SIGKILL after %d SIGTERM", pid, stop.term_sent)
+        logger.warning("task %s: SIGKILL sent to the run's process group %d and what it left "
+                       "behind, after %d SIGTERM", self.task_id, pid, stop.term_sent)  # fmt: skip
 
     def _reap(self, pid: int) -> None:
         try:
@@ -364,8 +370,8 @@ def _read_all(fd: int) -> bytes:
 
 
 def _signal_group(pid: int, signum: int) -> None:
-    # The run child is the leader of its own session and group (setsid): the group id
-    # is its pid, which cannot be reused while the child is unreaped.
+    # The run child leads its own process group (setpgid): the group id is its pid,
+    # which cannot be reused while the child is unreaped.
     try:
         os.killpg(pid, signum)
     except ProcessLookupError:
@@ -388,8 +394,13 @@ def stop_leftovers(*, kill_now: bool = False, grace: float = LEFTOVER_GRACE_SECO
     Called by a supervisor between runs, when its only descendants are what the last
     run left behind (it is a child subreaper: orphans are re-parented to it).
     """
+    _reap_children()  # zombies of processes already gone are not left behind
     try:
-        found = psutil.Process().children(recursive=True)
+        found = [
+            proc
+            for proc in psutil.Process().children(recursive=True)
+            if proc.status() != psutil.STATUS_ZOMBIE
+        ]
     except psutil.Error:  # pragma: no cover - our own process always exists
         return 0
     if not found:
@@ -403,10 +414,14 @@ def stop_leftovers(*, kill_now: bool = False, grace: float = LEFTOVER_GRACE_SECO
         with contextlib.suppress(psutil.NoSuchProcess):
             proc.kill()
     psutil.wait_procs(alive, timeout=grace)
+    _reap_children()
+    return len(found)
+
+
+def _reap_children() -> None:
     with contextlib.suppress(ChildProcessError):
         while os.waitpid(-1, os.WNOHANG)[0]:
             pass
-    return len(found)
 
 
 def end_database_sessions(tag: str) -> int:
@@ -443,7 +458,7 @@ def _with_db_retry(action: Callable[[], str], label: str) -> str:
     while True:
         try:
             return action()
-        except DatabaseError as exc:
+        except (OperationalError, InterfaceError) as exc:
             if clock.monotonic() > give_up:
                 raise
             logger.warning("%s: cannot record the end of its run (%s); retrying", label, exc)

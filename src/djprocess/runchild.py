@@ -3,8 +3,10 @@
 The process that claimed a run (a Celery pool child) forks this child and supervises it
 (:mod:`djprocess.localsupervisor`). The child:
 
-* starts its own session (``setsid``), so one ``killpg`` reaches it and everything it
-  starts, and dies with its supervisor (``PR_SET_PDEATHSIG``);
+* leads its own process group (``setpgid``), so one ``killpg`` reaches it and everything
+  it starts (it stays in the worker's session: tools that look for what a worker left
+  behind still see it; a terminal's Ctrl-C does not reach it), and dies with its
+  supervisor (``PR_SET_PDEATHSIG``);
 * turns SIGTERM into :class:`~djprocess.exceptions.ProcessTerminated` from its first
   instruction on, so a stop is never "remembered but ignored";
 * tags its PostgreSQL sessions (``application_name``) so the supervisor can end the
@@ -102,7 +104,7 @@ def main(
         # here, once the handler that turns it into ProcessTerminated is in place.
         signal.signal(signal.SIGTERM, _on_sigterm)
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
-        os.setsid()
+        os.setpgid(0, 0)
         prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent_pid:  # the supervisor died before prctl took effect
             os._exit(70)

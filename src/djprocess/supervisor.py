@@ -82,7 +82,7 @@ STOP_FINISHED, STOP_RETRIED = Outcome.STOP_FINISHED, Outcome.STOP_RETRIED
 
 
 def stop_budget() -> float:
-    """Seconds a stop may take before the supervisor steps in (``retries x wait + 5``)."""
+    """Seconds a stop may take before the supervisor steps in (``retries x wait + 10``)."""
     return settings.STOP_BUDGET_SECONDS
 
 
@@ -159,6 +159,10 @@ def _check_pending(process: BaseProcess, backend: BaseWorkerBackend, now: Any) -
 def _check_running(process: BaseProcess, backend: BaseWorkerBackend, now: Any) -> Outcome:
     label = f"{process._meta.label} pk={process.pk}"
     if process.deadline_at is not None and process.deadline_at <= now:
+        lost = _lost_at_deadline(process, backend, now)
+        if lost:
+            mark_worker_lost(process, lost, finished=True)
+            return Outcome.WORKER_LOST
         if not decide_timeout(process):
             return Outcome.NOOP
         logger.warning("%s: deadline %s passed, timed out by the supervisor", label, process.deadline_at)
@@ -189,6 +193,22 @@ def _check_running(process: BaseProcess, backend: BaseWorkerBackend, now: Any) -
         due.append(process.heartbeat_at + stale)
     record(process, next_check_at=min(due) if due else None)
     return Outcome.RESCHEDULED
+
+
+def _lost_at_deadline(process: BaseProcess, backend: BaseWorkerBackend, now: Any) -> str:
+    """Why the run is known to be gone already (its worker lost), or "" if it is not.
+
+    Only a supervising process that died on this host (a cheap look) or, when its
+    heartbeat is late, a worker that says it does not run the task: otherwise the
+    deadline is decided as a timeout and the run's own supervisor stops it."""
+    if _local_run_is_dead(process):
+        return f"worker {process.worker_hostname or '?'}: its process {process.worker_pid} is gone"
+    late = timedelta(seconds=2 * settings.HEARTBEAT_SECONDS)
+    if process.heartbeat_at is None or process.heartbeat_at + late > now:
+        return ""
+    if _probe(process, backend) is Liveness.NOT_RUNNING:
+        return f"worker {process.worker_hostname or '?'} is not running the task any more"
+    return ""
 
 
 def _probe(process: BaseProcess, backend: BaseWorkerBackend) -> Liveness:

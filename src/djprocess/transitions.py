@@ -62,14 +62,22 @@ def record(process: BaseProcess, **values: Any) -> None:
         setattr(process, name, value)
 
 
-def finish(process: BaseProcess, line: str, level: str = "INFO", **values: Any) -> None:
-    """Record ``values`` with ``finished_at`` (now) and ``next_check_at`` cleared, and the
-    log line ``line`` saying how the run ended, in one transaction: whoever waits for
-    ``is_finished`` then also sees the line."""
+def finish(process: BaseProcess, line: str, level: str = "INFO", **values: Any) -> bool:
+    """Record the end of a stop: ``values`` with ``finished_at`` (now) and
+    ``next_check_at`` cleared, and the log line ``line`` saying how the run ended, in one
+    transaction (whoever waits for ``is_finished`` then also sees the line). Only a
+    terminal, not yet finished row is changed: returns False (and writes nothing) if
+    another stopper recorded the end first."""
     from django.db import router, transaction
+
+    from djprocess import status
 
     values.setdefault("finished_at", timezone.now())
     values["next_check_at"] = None
     with transaction.atomic(using=router.db_for_write(type(process))):
-        record(process, **values)
-        process.log(line, level=level)
+        won = compare_and_set(
+            process, status.TERMINAL, where=Q(finished_at__isnull=True), **values
+        )
+        if won:
+            process.log(line, level=level)
+    return won

@@ -56,9 +56,8 @@ def on_process_task_failure(
             if process is None:
                 logger.warning("task %s failed for process %s pk=%r, now deleted", task_id, label, pk)
                 return
-            if process.status == status.PENDING:
-                _fail_unclaimed(process, task_id or "", reason)
-            else:
+            if process.status != status.PENDING or not _fail_unclaimed(process, task_id or "", reason):
+                # Running (or claimed while this receiver waited for the row).
                 mark_worker_lost(process, reason)
             return
         except DatabaseError as exc:
@@ -70,8 +69,9 @@ def on_process_task_failure(
                              "the supervisor will find it", task_id, label, pk, reason, exc)  # fmt: skip
 
 
-def _fail_unclaimed(process: Any, task_id: str, reason: str) -> None:
-    """The pool child died after taking the task and before claiming the row."""
+def _fail_unclaimed(process: Any, task_id: str, reason: str) -> bool:
+    """The pool child died after taking the task and before claiming the row. Returns
+    True if this call failed the process."""
     won = compare_and_set(
         process,
         [status.PENDING],
@@ -85,6 +85,7 @@ def _fail_unclaimed(process: Any, task_id: str, reason: str) -> None:
     )
     if won:
         process.log(f"failed: worker lost before the run started: {reason}", level="ERROR")
+    return won
 
 
 @worker_ready.connect

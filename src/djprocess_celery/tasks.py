@@ -19,9 +19,9 @@ from typing import Any
 
 from celery import shared_task
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import DatabaseError, close_old_connections, connections
+from django.db import InterfaceError, OperationalError, close_old_connections, connections
 
-from djprocess import localsupervisor, supervisor
+from djprocess import localsupervisor, runner, supervisor
 from djprocess.exceptions import UnknownProcessModel
 from djprocess.models import BaseProcess
 from djprocess.registry import resolve
@@ -45,7 +45,7 @@ def _load(label: Any, pk: Any) -> BaseProcess | None:
         return None
 
 
-def _retry_later(task: Any, exc: DatabaseError, label: Any, pk: Any) -> Any:
+def _retry_later(task: Any, exc: Exception, label: Any, pk: Any) -> Any:
     """Re-send ``task`` after a database error; a process is never dropped for one.
 
     The row stays ``pending`` meanwhile and the claim is a compare-and-set, so the
@@ -67,16 +67,19 @@ def run_process(self: Any, label: str, pk: Any) -> str:
         if process is None:
             return "missing"
         if self.request.is_eager:
-            return process.execute(task_id=self.request.id or "", hostname="eager")
-        return localsupervisor.run_supervised(
-            process, task_id=self.request.id or "", hostname=self.request.hostname or ""
-        )
-    except DatabaseError as exc:
+            final = process.execute(task_id=self.request.id or "", hostname="eager")
+        else:
+            final = localsupervisor.run_supervised(
+                process, task_id=self.request.id or "", hostname=self.request.hostname or ""
+            )
+    except (OperationalError, InterfaceError) as exc:
         raise _retry_later(self, exc, label, pk) from exc
     except ObjectDoesNotExist:
-        # Deleted before it could be claimed: nothing to record.
-        logger.warning("process %s pk=%r was deleted; task dropped", label, pk)
+        final = runner.DELETED
+    if final == runner.DELETED:
+        logger.warning("process %s pk=%r was deleted while it ran; task dropped", label, pk)
         return "missing"
+    return final
 
 
 @shared_task(name="djprocess.watchdog", bind=True, ignore_result=True)
@@ -89,7 +92,7 @@ def watchdog(self: Any, label: str, pk: Any) -> str:
         if process is None:
             return "missing"
         return supervisor.fire_watchdog(process, eager=bool(self.request.is_eager)).value
-    except DatabaseError as exc:
+    except (OperationalError, InterfaceError) as exc:
         raise _retry_later(self, exc, label, pk) from exc
     except ObjectDoesNotExist:
         logger.warning("process %s pk=%r was deleted; watchdog dropped", label, pk)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import threading
@@ -28,7 +29,16 @@ class ExampleProcess(BaseProcess):
         ("rollback", "log inside a rolled-back transaction, then fail"),
         ("ignore_term_child", "ignore SIGTERM and wait for a child process (blocked in C)"),
         ("swallow_term", "catch SIGTERM, try to record success in finally, return normally"),
+        ("shell_sleep", "subprocess.run('sleep N; echo done', shell=True)"),
+        ("detach", "start 'sleep N' in a new session (setsid) and leave it behind, then sleep"),
+        ("pg_lock", "take a PostgreSQL advisory lock, then SELECT pg_sleep(N)"),
+        ("exit", "end the run's process at once with os._exit(3)"),
+        ("cancel_self", "cancel() this process from inside run(), then sleep"),
+        ("quiet", "sleep without writing anything, then return"),
     )
+
+    #: The advisory lock the ``pg_lock`` kind holds (key of ``pg_advisory_lock``).
+    PG_LOCK_KEY = 424242
 
     kind = models.CharField(max_length=32, choices=KINDS, default="succeed")
     seconds = models.FloatField(default=1.0)
@@ -75,6 +85,34 @@ class ExampleProcess(BaseProcess):
             self.status = "succeeded"
             self.save()
             self.log("finally tried to record success")
+
+    def _run_shell_sleep(self) -> None:
+        self.log(f"running: sleep {self.seconds:g}; echo done")
+        subprocess.run(f"sleep {self.seconds:g}; echo done", shell=True, check=True)
+
+    def _run_detach(self) -> None:
+        child = subprocess.Popen(["setsid", "sleep", f"{self.seconds:g}"], start_new_session=True)
+        self.log(f"left behind: sleep pid {child.pid} in its own session")
+        time.sleep(self.seconds)
+
+    def _run_pg_lock(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [self.PG_LOCK_KEY])
+            self.log(f"holding advisory lock {self.PG_LOCK_KEY}, sleeping {self.seconds:g}s in SQL")
+            cursor.execute("SELECT pg_sleep(%s)", [self.seconds])
+
+    def _run_exit(self) -> None:
+        self.log("ending the process with os._exit(3)")
+        os._exit(3)
+
+    def _run_cancel_self(self) -> None:
+        self.log("cancelling myself")
+        self.cancel()
+        self.log("cancel() returned")
+        time.sleep(self.seconds)
+
+    def _run_quiet(self) -> None:
+        time.sleep(self.seconds)
 
     def _run_fail(self) -> None:
         self.log("about to fail")

@@ -219,8 +219,8 @@ def test_4_term_ignored_blocked_in_c(make_cluster: Any, kind: str) -> None:
     deadline = process.started_at + timedelta(seconds=timeout)
     assert process.finished_at - deadline <= timedelta(seconds=2 * 1.0 + 1)
     assert log_messages(process)[-1] == "timed out after 0:00:02: SIGKILL after 2 SIGTERM"
-    # The supervisor logged each attempt.
-    text = "".join(cluster.log_text(w) for w in cluster.supervisor_workers)
+    # The pool child supervising the run logged each attempt.
+    text = "".join(cluster.log_text(w) for w in cluster.process_workers)
     task = process.process_task_id
     assert f"task {task}: SIGTERM 1/2 sent" in text
     assert f"task {task}: SIGTERM 2/2 sent" in text
@@ -289,15 +289,31 @@ def test_6_finally_claiming_success_is_ignored(cluster: Cluster) -> None:
 
 
 def test_6_signal_from_outside_is_never_success(cluster: Cluster) -> None:
-    """A SIGTERM djprocess did not send, swallowed by run(): recorded failed."""
+    """A SIGTERM djprocess did not send to the run, swallowed by run(): recorded failed."""
     process = wait_running(launch("swallow_term", seconds=10))
     wait_for(lambda: any("swallowing" in m for m in log_messages(process)), 5, "run() to sleep")
-    os.kill(process.worker_pid, signal.SIGTERM)
+    (run_child,) = psutil.Process(reload(process).worker_pid).children()
+    os.kill(run_child.pid, signal.SIGTERM)
     process = wait_finished(process, timeout=PICKUP)
     assert process.status == "failed"
     assert process.stop_signal == "SIGTERM"
     assert process.stopped_by == "signal"
     assert "finally tried to record success" in log_messages(process)
+
+
+def test_6_sigterm_to_the_supervising_pool_child_stops_the_run_first(cluster: Cluster) -> None:
+    """A cold shutdown (or an operator) SIGTERMs the pool child: it stops its run with the
+    usual escalation, records why, and only then exits; billiard replaces it."""
+    process = wait_running(launch("sleep", seconds=60))
+    os.kill(reload(process).worker_pid, signal.SIGTERM)
+    process = wait_finished(process, timeout=kill_budget(cluster) + PICKUP)
+    assert process.status == "failed"
+    assert process.stopped_by == "worker"
+    assert process.exception.startswith("WorkerShutdown")
+    assert log_messages(process)[-1] == (
+        f"failed: the worker shut down: exited after SIGTERM 1/{cluster.retries}"
+    )
+    assert "finally block ran" in log_messages(process)
 
 
 # -- 7. cancel versus timeout -----------------------------------------------------------

@@ -30,12 +30,12 @@ class RecordingBackend(BaseWorkerBackend):
         self.dispatched: list[object] = []
         self.killed: list[tuple[str, str, int | None]] = []
         self.revoked: list[str] = []
-        self.scheduled: list[tuple[object, float]] = []
         self.kill_result: KillResult | BaseException = KillResult(
             found=True, gone=True, term_sent=1, term_retries=3
         )
         self.liveness = Liveness.UNKNOWN
         self.supports_probe = False
+        self.stops_runs_locally = False
         self.dispatch_error: BaseException | None = None
         #: When True, ``kill`` SIGTERMs this very process, as a worker's kill would.
         self.kill_sends_sigterm = False
@@ -54,10 +54,6 @@ class RecordingBackend(BaseWorkerBackend):
         if isinstance(self.kill_result, BaseException):
             raise self.kill_result
         return self.kill_result
-
-    def schedule_watchdog(self, process: BaseProcess, countdown: float) -> str | None:
-        self.scheduled.append((process.pk, countdown))
-        return f"watch-{process.pk}-retry-{len(self.scheduled)}"
 
     def revoke_scheduled(self, task_id: str) -> None:
         self.revoked.append(task_id)

@@ -139,5 +139,5 @@ def test_the_failure_receiver_ignores_unknown_processes(
     with caplog.at_level(logging.WARNING, logger="djprocess_celery.receivers"):
         on_process_task_failure(sender=run_process, task_id="t1", args=["auth.user", 1])
         on_process_task_failure(sender=run_process, task_id="t2", args=[LABEL, 999_999])
-    assert "task t1 failed for unknown process 'auth.user' pk=1" in caplog.text
-    assert "task t2 failed for unknown process" in caplog.text
+    assert "task t1 failed for unknown process model 'auth.user'" in caplog.text
+    assert f"task t2 failed for process {LABEL} pk=999999, now deleted" in caplog.text

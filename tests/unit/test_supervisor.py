@@ -1,340 +1,333 @@
-"""``djprocess.supervisor``: the watchdog's decisions and the kill record.
+"""``djprocess.supervisor.check``: the supervisor's decisions about one process.
 
 The backend is :class:`RecordingBackend`, a real ``BaseWorkerBackend`` subclass whose
-``kill`` returns a :class:`KillResult`; djprocess's own code runs unpatched.
+``kill`` returns a :class:`KillResult`; djprocess's own code runs unpatched. Time is
+faked only through :mod:`djprocess.clock`, where every deadline is read.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 from recording_backend import RecordingBackend
 from unit_helpers import messages, set_running
 
-from djprocess import status, supervisor
+from djprocess import clock, runner, status, supervisor
 from djprocess.backends.base import KillResult, Liveness
 from djprocess.exceptions import KillControlError
+from djprocess.supervisor import Outcome
+from djprocess.sweeper import sweep
 from djprocess.transitions import compare_and_set
 from djprocess_example.models import ExampleProcess
 
 MakeProcess = Callable[..., ExampleProcess]
 
 
-class Rearm:
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
+def stored(process: ExampleProcess) -> ExampleProcess:
+    return ExampleProcess.objects.get(pk=process.pk)
 
 
-@pytest.fixture
-def rearm() -> Rearm:
-    return Rearm()
+def check(process: ExampleProcess, backend: RecordingBackend) -> Outcome:
+    return supervisor.check(process, backend)
 
 
-def fire(process: ExampleProcess, backend: RecordingBackend, rearm: Rearm) -> str:
-    return supervisor.fire_watchdog(process, rearm=rearm, backend=backend)
+def utc_in(seconds: float) -> datetime:
+    return clock.utc_now() + timedelta(seconds=seconds)
+
+
+# -- nothing to do ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     "final", [status.SUCCEEDED, status.FAILED, status.CANCELLED, status.TIMED_OUT]
 )
-def test_terminal_process_is_a_noop(
-    make_process: MakeProcess, backend: RecordingBackend, rearm: Rearm, final: str
+def test_a_finished_process_is_a_noop_and_leaves_the_sweep(
+    make_process: MakeProcess, backend: RecordingBackend, final: str
 ) -> None:
     process = make_process()
-    ExampleProcess.objects.filter(pk=process.pk).update(status=final)
+    ExampleProcess.objects.filter(pk=process.pk).update(
+        status=final, finished_at=timezone.now(), next_check_at=utc_in(-1)
+    )
 
-    assert fire(process, backend, rearm) == supervisor.NOOP
+    assert check(process, backend) is Outcome.NOOP
 
     assert backend.killed == []
-    assert rearm.calls == []
-    assert ExampleProcess.objects.get(pk=process.pk).status == final
+    row = stored(process)
+    assert row.status == final
+    assert row.next_check_at is None
 
 
-def test_never_dispatched_is_a_noop(
-    make_process: MakeProcess, backend: RecordingBackend, rearm: Rearm
+def test_a_never_dispatched_process_is_a_noop(
+    make_process: MakeProcess, backend: RecordingBackend
 ) -> None:
-    assert fire(make_process(), backend, rearm) == supervisor.NOOP
-    assert rearm.calls == []
+    process = make_process()
+    assert check(process, backend) is Outcome.NOOP
+    assert stored(process).status == status.PENDING
 
 
-def test_queued_process_rearms_for_a_full_timeout(
-    make_process: MakeProcess, backend: RecordingBackend, rearm: Rearm
+# -- queued -------------------------------------------------------------------------
+
+
+def test_a_queued_process_costs_one_check_and_no_rearm(
+    make_process: MakeProcess, backend: RecordingBackend
 ) -> None:
-    process = make_process(timeout=timedelta(seconds=30))
+    process = make_process(timeout=timedelta(milliseconds=1))
     process.start()
 
-    assert fire(process, backend, rearm) == supervisor.REARMED
+    # However often its watchdog fires while it waits, nothing is scheduled again.
+    for _ in range(3):
+        assert supervisor.fire_watchdog(stored(process), backend=backend) is Outcome.NOOP
 
-    assert rearm.calls == [30.0]
-    assert backend.killed == []
-    assert ExampleProcess.objects.get(pk=process.pk).status == status.PENDING
+    row = stored(process)
+    assert row.status == status.PENDING
+    assert row.next_check_at is not None
+    assert row.next_check_at > utc_in(86_000)  # DJPROCESS_QUEUE_TIMEOUT_SECONDS ahead
 
 
-def test_late_start_rearms_until_started_plus_timeout(
-    make_process: MakeProcess, backend: RecordingBackend, rearm: Rearm
+@override_settings(DJPROCESS_QUEUE_TIMEOUT_SECONDS=60)
+def test_a_process_never_picked_up_fails_after_the_queue_timeout(
+    make_process: MakeProcess, backend: RecordingBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    process = make_process(timeout=timedelta(seconds=60))
-    set_running(process, started_ago=timedelta(seconds=20))
+    process = make_process()
+    process.start()
+    later = clock.utc_now() + timedelta(seconds=61)
+    monkeypatch.setattr(clock, "utc_now", lambda: later)
 
-    assert fire(process, backend, rearm) == supervisor.REARMED
+    assert check(process, backend) is Outcome.QUEUE_EXPIRED
 
-    assert len(rearm.calls) == 1
-    assert 39 < rearm.calls[0] <= 40
-    assert backend.killed == []
-    assert ExampleProcess.objects.get(pk=process.pk).status == status.RUNNING
+    row = stored(process)
+    assert row.status == status.FAILED
+    assert row.finished_at is not None
+    assert row.next_check_at is None
+    assert row.exception == "QueueTimeout: not started within 60s of start()"
+    assert "its task was lost or never picked up" in messages(process)[-1]
+    assert backend.revoked == [row.process_task_id]
+    # The message, if it ever arrives, is not run.
+    assert row.execute(task_id=row.process_task_id) == status.FAILED
 
 
-def test_past_deadline_times_out_and_logs_how(
-    make_process: MakeProcess, backend: RecordingBackend, rearm: Rearm
+# -- running ------------------------------------------------------------------------
+
+
+def test_a_run_before_its_deadline_is_looked_at_again_at_the_deadline(
+    make_process: MakeProcess, backend: RecordingBackend
 ) -> None:
-    process = make_process(timeout=timedelta(seconds=3))
-    set_running(process, started_ago=timedelta(seconds=3, milliseconds=200), hostname="w9", pid=77)
-    backend.kill_result = KillResult(found=True, gone=True, term_sent=1, term_retries=3)
+    process = make_process(timeout=timedelta(seconds=30))
+    set_running(process)
 
-    assert fire(process, backend, rearm) == supervisor.TIMED_OUT
+    assert check(process, backend) is Outcome.RESCHEDULED
 
-    assert backend.killed == [("run-task", "w9", 77)]
-    process.refresh_from_db()
-    assert process.status == status.TIMED_OUT
-    assert process.stopped_by == "watchdog"
-    assert process.stop_signal == "SIGTERM"
-    assert process.termination == "exited after SIGTERM 1/3"
-    assert process.finished_at is not None
-    assert messages(process)[-1] == "timed out after 0:00:03: exited after SIGTERM 1/3"
-    assert process.logs.order_by("sequence").last().level == "WARNING"  # type: ignore[union-attr]
+    row = stored(process)
+    assert row.status == status.RUNNING
+    assert row.next_check_at == row.deadline_at
+    assert backend.killed == []
+
+
+def test_past_deadline_times_out_and_kills_through_a_remote_backend(
+    make_process: MakeProcess, backend: RecordingBackend
+) -> None:
+    process = make_process(timeout=timedelta(seconds=5))
+    set_running(process, started_ago=timedelta(seconds=6), hostname="w1", pid=7, task_id="t-9")
+
+    assert check(process, backend) is Outcome.TIMED_OUT
+
+    assert backend.killed == [("t-9", "w1", 7)]
+    row = stored(process)
+    assert row.status == status.TIMED_OUT
+    assert row.stopped_by == "watchdog"
+    assert row.termination == "exited after SIGTERM 1/3"
+    assert row.finished_at is not None
+    assert row.next_check_at is None
+    assert messages(process)[-1] == "timed out after 0:00:05: exited after SIGTERM 1/3"
 
 
 def test_sigkill_escalation_is_recorded(
-    make_process: MakeProcess, backend: RecordingBackend, rearm: Rearm
+    make_process: MakeProcess, backend: RecordingBackend
 ) -> None:
-    process = make_process(timeout=timedelta(seconds=5))
-    set_running(process, started_ago=timedelta(seconds=6))
+    process = make_process(timeout=timedelta(seconds=1))
+    set_running(process, started_ago=timedelta(seconds=3))
     backend.kill_result = KillResult(
         found=True, gone=True, term_sent=3, term_retries=3, kill_sent=True
     )
 
-    assert fire(process, backend, rearm) == supervisor.TIMED_OUT
+    assert check(process, backend) is Outcome.TIMED_OUT
 
-    process.refresh_from_db()
-    assert process.stop_signal == "SIGKILL"
-    assert messages(process)[-1] == "timed out after 0:00:06: SIGKILL after 3 SIGTERM"
+    row = stored(process)
+    assert row.stop_signal == "SIGKILL"
+    assert row.termination == "SIGKILL after 3 SIGTERM"
 
 
-def test_deadline_within_a_second_is_waited_for_inline(
-    make_process: MakeProcess, backend: RecordingBackend, rearm: Rearm
+def test_past_deadline_with_a_local_supervisor_decides_and_leaves_the_kill_to_it(
+    make_process: MakeProcess, backend: RecordingBackend
 ) -> None:
-    process = make_process(timeout=timedelta(seconds=10))
-    set_running(process, started_ago=timedelta(seconds=9, milliseconds=800))
+    backend.stops_runs_locally = True
+    process = make_process(timeout=timedelta(seconds=5))
+    set_running(process, started_ago=timedelta(seconds=6), heartbeat_ago=timedelta(seconds=1))
 
-    assert fire(process, backend, rearm) == supervisor.TIMED_OUT
+    assert check(process, backend) is Outcome.TIMED_OUT
 
-    assert rearm.calls == []
-    process.refresh_from_db()
-    assert process.finished_at is not None
-    assert process.finished_at >= process.started_at + process.timeout  # type: ignore[operator]
+    assert backend.killed == []
+    row = stored(process)
+    assert row.status == status.TIMED_OUT
+    assert row.finished_at is None  # its supervisor records the end of the stop
+    assert row.next_check_at is not None
+    budget = supervisor.stop_budget()
+    assert utc_in(budget - 2) < row.next_check_at <= utc_in(budget)
+    # Before that time, a second check leaves the stop to the run's supervisor.
+    assert check(process, backend) is Outcome.NOOP
+    assert backend.killed == []
 
 
 @pytest.mark.parametrize(
-    ("liveness", "reason"),
-    [
-        (Liveness.NOT_RUNNING, "worker w1 is not running the task any more"),
-        (Liveness.UNREACHABLE, "worker w1 does not answer"),
-    ],
+    ("liveness", "finished"), [(Liveness.NOT_RUNNING, True), (Liveness.UNREACHABLE, False)]
 )
-def test_lost_worker_found_by_probe_ends_failed(
-    make_process: MakeProcess,
-    backend: RecordingBackend,
-    rearm: Rearm,
-    liveness: Liveness,
-    reason: str,
+def test_a_run_whose_heartbeat_stopped_is_lost_when_the_backend_agrees(
+    make_process: MakeProcess, backend: RecordingBackend, liveness: Liveness, finished: bool
 ) -> None:
-    process = make_process(timeout=timedelta(seconds=1))
-    set_running(process, started_ago=timedelta(seconds=5), hostname="w1")
+    backend.stops_runs_locally = True
     backend.supports_probe = True
     backend.liveness = liveness
+    process = make_process(timeout=timedelta(hours=1))
+    # Worker on another host: its pid cannot be looked at from here.
+    set_running(process, hostname="w1@elsewhere", heartbeat_ago=timedelta(seconds=3600))
 
-    assert fire(process, backend, rearm) == supervisor.WORKER_LOST
+    assert check(process, backend) is Outcome.WORKER_LOST
 
-    assert backend.killed == []
-    process.refresh_from_db()
-    assert process.status == status.FAILED
-    assert process.stopped_by == "worker"
-    assert process.termination == f"worker lost: {reason}"
-    assert process.exception == f"WorkerLost: {reason}"
-    assert messages(process)[-1] == f"failed: worker lost: {reason}"
+    row = stored(process)
+    assert row.status == status.FAILED
+    assert row.stopped_by == "worker"
+    assert (row.finished_at is not None) is finished
+    assert messages(process)[-1].startswith("failed: worker lost: no heartbeat for")
 
 
-def test_probe_saying_running_goes_on_to_kill(
-    make_process: MakeProcess, backend: RecordingBackend, rearm: Rearm
+@pytest.mark.parametrize("liveness", [Liveness.RUNNING, Liveness.UNKNOWN])
+def test_a_silent_heartbeat_with_the_run_alive_is_only_looked_at_again(
+    make_process: MakeProcess, backend: RecordingBackend, liveness: Liveness
 ) -> None:
-    process = make_process(timeout=timedelta(seconds=1))
-    set_running(process, started_ago=timedelta(seconds=5))
+    backend.stops_runs_locally = True
     backend.supports_probe = True
-    backend.liveness = Liveness.RUNNING
+    backend.liveness = liveness
+    process = make_process(timeout=timedelta(hours=1))
+    set_running(process, hostname="w1@elsewhere", heartbeat_ago=timedelta(seconds=40))
 
-    assert fire(process, backend, rearm) == supervisor.TIMED_OUT
-    assert len(backend.killed) == 1
+    assert check(process, backend) is Outcome.RESCHEDULED
+
+    row = stored(process)
+    assert row.status == status.RUNNING
+    assert row.next_check_at is not None and row.next_check_at > clock.utc_now()
 
 
-def test_duplicate_delivery_is_a_logged_noop(
-    make_process: MakeProcess,
-    backend: RecordingBackend,
-    rearm: Rearm,
-    caplog: pytest.LogCaptureFixture,
+def test_an_unreachable_worker_is_not_called_lost_at_the_first_silence(
+    make_process: MakeProcess, backend: RecordingBackend
 ) -> None:
-    process = make_process(timeout=timedelta(seconds=1))
-    set_running(process, started_ago=timedelta(seconds=2))
-    assert fire(process, backend, rearm) == supervisor.TIMED_OUT
-    lines = messages(process)
+    # A database outage stops every heartbeat at once; a broker outage can make the
+    # worker look unreachable at the same time. One stale period is not enough.
+    backend.stops_runs_locally = True
+    backend.supports_probe = True
+    backend.liveness = Liveness.UNREACHABLE
+    process = make_process(timeout=timedelta(hours=1))
+    set_running(process, hostname="w1@elsewhere", heartbeat_ago=timedelta(seconds=40))
 
-    with caplog.at_level(logging.INFO, logger="djprocess.supervisor"):
-        again = ExampleProcess.objects.get(pk=process.pk)
-        assert fire(again, backend, rearm) == supervisor.NOOP
-
-    assert len(backend.killed) == 1
-    assert messages(process) == lines
-    assert f"pk={process.pk}: already timed_out, nothing to do" in caplog.text
+    assert check(process, backend) is Outcome.RESCHEDULED
+    assert stored(process).status == status.RUNNING
 
 
-def test_eager_watchdog_never_kills(
-    make_process: MakeProcess, backend: RecordingBackend, rearm: Rearm
-) -> None:
+def test_eager_watchdog_never_kills(make_process: MakeProcess, backend: RecordingBackend) -> None:
     process = make_process(timeout=timedelta(seconds=1))
     set_running(process, started_ago=timedelta(seconds=5))
 
-    outcome = supervisor.fire_watchdog(process, rearm=rearm, eager=True, backend=backend)
+    assert supervisor.fire_watchdog(process, eager=True, backend=backend) is Outcome.SKIPPED_EAGER
 
-    assert outcome == supervisor.SKIPPED_EAGER
     assert backend.killed == []
-    assert ExampleProcess.objects.get(pk=process.pk).status == status.RUNNING
+    assert stored(process).status == status.RUNNING
 
 
-def test_unreachable_worker_on_kill_is_recorded_loudly(
-    make_process: MakeProcess, backend: RecordingBackend, rearm: Rearm
+# -- stops that were not confirmed -------------------------------------------------------
+
+
+def test_an_unreachable_worker_on_kill_is_recorded_loudly_and_retried(
+    make_process: MakeProcess, backend: RecordingBackend
 ) -> None:
     process = make_process(timeout=timedelta(seconds=1))
-    set_running(process, started_ago=timedelta(seconds=5))
-    backend.kill_result = KillControlError("no reply from worker-1")
+    set_running(process, started_ago=timedelta(seconds=3), hostname="w1", pid=7)
+    backend.kill_result = KillControlError("no reply from w1 to djprocess_signal after 3 tries")
 
-    assert fire(process, backend, rearm) == supervisor.TIMED_OUT
+    assert check(process, backend) is Outcome.TIMED_OUT
 
-    process.refresh_from_db()
-    assert process.status == status.TIMED_OUT
-    assert process.termination == "kill failed: no reply from worker-1"
-    # Not confirmed gone: not finished, and the stop is retried soon.
-    assert process.finished_at is None
-    assert backend.scheduled == [(process.pk, supervisor.STOP_RETRY_SECONDS)]
-    assert process.watchdog_task_id == f"watch-{process.pk}-retry-1"
-    last = process.logs.order_by("sequence").last()
-    assert last is not None
-    assert last.level == "ERROR"
-    assert last.message == (
-        "timed out after 0:00:05: kill failed: no reply from worker-1; retrying in 5s"
+    row = stored(process)
+    assert row.status == status.TIMED_OUT  # decided: the stop goes on
+    assert row.finished_at is None  # never read as "not running"
+    assert row.termination.startswith("kill failed: no reply from w1")
+    assert messages(process)[-1].endswith("retrying in 5s")
+    assert utc_in(3) < row.next_check_at <= utc_in(5)
+
+
+def test_a_retried_stop_kills_again_and_finishes(
+    make_process: MakeProcess, backend: RecordingBackend
+) -> None:
+    process = make_process(timeout=timedelta(seconds=1))
+    set_running(process, started_ago=timedelta(seconds=3), task_id="t-1")
+    assert compare_and_set(
+        process, [status.RUNNING], status.CANCELLED, stopped_by="cancel", next_check_at=utc_in(-1)
     )
 
+    assert check(process, backend) is Outcome.STOP_FINISHED
 
-def age_stop(process: ExampleProcess) -> None:
-    """Pretend the status was decided long enough ago for its stop to count as abandoned."""
-    long_ago = timezone.now() - timedelta(seconds=supervisor.stop_budget() + 1)
-    ExampleProcess.objects.filter(pk=process.pk).update(status_changed=long_ago)
-
-
-def test_a_stop_in_progress_is_left_to_its_killer(
-    make_process: MakeProcess, backend: RecordingBackend, rearm: Rearm
-) -> None:
-    """cancel() decided a moment ago and is still killing: the watchdog firing now must
-    not kill a second time (two killers, two final lines); it looks again later."""
-    process = make_process()
-    set_running(process)
-    assert compare_and_set(process, [status.RUNNING], status.CANCELLED, stopped_by="cancel")
-
-    assert fire(process, backend, rearm) == supervisor.STOP_RETRIED
-
-    assert backend.killed == []
-    [(pk, countdown)] = backend.scheduled
-    assert pk == process.pk
-    assert 0 < countdown <= supervisor.stop_budget()
-
-
-def test_retried_stop_kills_again_and_finishes(
-    make_process: MakeProcess, backend: RecordingBackend, rearm: Rearm
-) -> None:
-    """The killer died (or got no answer) after deciding: the next watchdog completes it."""
-    process = make_process(timeout=timedelta(seconds=1))
-    set_running(process, started_ago=timedelta(seconds=5))
-    assert compare_and_set(process, [status.RUNNING], status.TIMED_OUT, stopped_by="watchdog")
-    age_stop(process)
-
-    assert fire(process, backend, rearm) == supervisor.STOP_RETRIED
-
-    process.refresh_from_db()
-    assert backend.killed == [("run-task", "worker-1", 4242)]
-    assert process.status == status.TIMED_OUT
-    assert process.finished_at is not None
-    assert process.termination == "exited after SIGTERM 1/3"
-    assert fire(process, backend, rearm) == supervisor.NOOP  # finished now
+    assert backend.killed == [("t-1", "worker-1", 4242)]
+    row = stored(process)
+    assert row.finished_at is not None
+    assert messages(process)[-1] == "cancelled (stop retried): exited after SIGTERM 1/3"
 
 
 @pytest.mark.parametrize(
     ("liveness", "outcome", "finished"),
     [
-        (Liveness.NOT_RUNNING, supervisor.STOP_FINISHED, True),
-        (Liveness.UNREACHABLE, supervisor.STOP_RETRIED, False),
+        (Liveness.NOT_RUNNING, Outcome.STOP_FINISHED, True),
+        (Liveness.UNREACHABLE, Outcome.STOP_RETRIED, False),
     ],
 )
-def test_unfinished_stop_follows_the_probe(
+def test_an_unfinished_stop_follows_the_probe(
     make_process: MakeProcess,
     backend: RecordingBackend,
-    rearm: Rearm,
     liveness: Liveness,
-    outcome: str,
+    outcome: Outcome,
     finished: bool,
 ) -> None:
-    process = make_process()
-    set_running(process)
-    assert compare_and_set(process, [status.RUNNING], status.CANCELLED, stopped_by="cancel")
-    age_stop(process)
     backend.supports_probe = True
     backend.liveness = liveness
+    process = make_process()
+    set_running(process, hostname="w1@elsewhere")
+    assert compare_and_set(
+        process, [status.RUNNING], status.CANCELLED, stopped_by="cancel", next_check_at=utc_in(-1)
+    )
 
-    assert fire(process, backend, rearm) == outcome
+    assert check(process, backend) is outcome
 
-    process.refresh_from_db()
-    assert process.status == status.CANCELLED
     assert backend.killed == []
-    assert (process.finished_at is not None) is finished
-    assert len(backend.scheduled) == (0 if finished else 1)
+    assert (stored(process).finished_at is not None) is finished
 
 
-def test_silent_worker_is_lost_but_retried_until_it_answers(
-    make_process: MakeProcess, backend: RecordingBackend, rearm: Rearm
+def test_a_silent_worker_is_given_up_on_after_ten_minutes(
+    make_process: MakeProcess, backend: RecordingBackend
 ) -> None:
-    """A worker that does not answer (stopped, partitioned) may come back with the run
-    still going: the row is failed at once but the stop stays open."""
-    process = make_process(timeout=timedelta(seconds=1))
-    set_running(process, started_ago=timedelta(seconds=5), hostname="celery@elsewhere")
     backend.supports_probe = True
     backend.liveness = Liveness.UNREACHABLE
+    process = make_process()
+    set_running(process, hostname="w1@elsewhere")
+    assert compare_and_set(
+        process, [status.RUNNING], status.CANCELLED, stopped_by="cancel", next_check_at=utc_in(-1)
+    )
+    ExampleProcess.objects.filter(pk=process.pk).update(
+        status_changed=timezone.now() - timedelta(seconds=supervisor.STOP_GIVE_UP_SECONDS + 1)
+    )
 
-    assert fire(process, backend, rearm) == supervisor.WORKER_LOST
+    assert check(process, backend) is Outcome.STOP_FINISHED
 
-    process.refresh_from_db()
-    assert process.status == status.FAILED
-    assert process.finished_at is None
-    assert len(backend.scheduled) == 1
-    age_stop(process)
-    backend.liveness = Liveness.RUNNING  # it answers again: the run is killed
-    assert fire(process, backend, rearm) == supervisor.STOP_RETRIED
-    process.refresh_from_db()
-    assert backend.killed == [("run-task", "celery@elsewhere", 4242)]
-    assert process.finished_at is not None
+    assert messages(process)[-1] == "cancelled: gave up, worker still silent"
 
 
 def test_mark_worker_lost_only_from_running(make_process: MakeProcess) -> None:
@@ -342,6 +335,55 @@ def test_mark_worker_lost_only_from_running(make_process: MakeProcess) -> None:
     assert supervisor.mark_worker_lost(process, "gone") is False
     set_running(process)
     assert supervisor.mark_worker_lost(process, "gone") is True
-    assert supervisor.mark_worker_lost(process, "gone again") is False
-    process.refresh_from_db()
-    assert process.termination == "worker lost: gone"
+    assert supervisor.mark_worker_lost(process, "gone") is False
+    assert messages(process) == ["failed: worker lost: gone"]
+
+
+# -- time is absolute -----------------------------------------------------------------
+
+
+@override_settings(USE_TZ=False, TIME_ZONE="Europe/London")
+def test_a_deadline_across_the_autumn_clock_change_stays_twenty_minutes(
+    make_process: MakeProcess, backend: RecordingBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 00:50 UTC on 2026-10-25 is 01:50 BST; at 01:00 UTC London clocks go back to 01:00.
+    fake = {"now": datetime(2026, 10, 25, 0, 50)}
+    monkeypatch.setattr(clock, "utc_now", lambda: fake["now"])
+    process = make_process(timeout=timedelta(minutes=20))
+    ExampleProcess.objects.filter(pk=process.pk).update(dispatched_at=timezone.now())
+
+    assert runner.claim(process, task_id="t", hostname="w", watched=False)
+
+    row = stored(process)
+    assert row.deadline_at == datetime(2026, 10, 25, 1, 10)  # 20 minutes later, in UTC
+    fake["now"] = datetime(2026, 10, 25, 1, 9)
+    assert check(process, backend) is Outcome.RESCHEDULED
+    assert stored(process).next_check_at == datetime(2026, 10, 25, 1, 10)
+    fake["now"] = datetime(2026, 10, 25, 1, 11)
+    assert check(process, backend) is Outcome.TIMED_OUT
+
+
+def test_utc_now_is_aware_utc_with_use_tz() -> None:
+    now = clock.utc_now()
+    assert now.tzinfo is not None
+    assert abs(now - datetime.now(UTC)) < timedelta(seconds=5)
+
+
+# -- the sweep ----------------------------------------------------------------------------
+
+
+def test_the_sweep_checks_what_is_due_and_nothing_else(
+    make_process: MakeProcess, backend: RecordingBackend
+) -> None:
+    overdue = make_process(timeout=timedelta(seconds=1))
+    set_running(overdue, started_ago=timedelta(seconds=5))
+    compare_and_set(overdue, [status.RUNNING], next_check_at=utc_in(-1))
+    not_yet = make_process(timeout=timedelta(hours=1))
+    set_running(not_yet)
+    compare_and_set(not_yet, [status.RUNNING], next_check_at=utc_in(600))
+
+    assert sweep() == {Outcome.TIMED_OUT: 1}
+
+    assert stored(overdue).status == status.TIMED_OUT
+    assert stored(not_yet).status == status.RUNNING
+    assert len(backend.killed) == 1

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from djprocess import status
+from djprocess import clock, status
 from djprocess.transitions import compare_and_set
 from djprocess_example.models import ExampleProcess
 
@@ -19,9 +19,13 @@ def set_running(
     hostname: str = "worker-1",
     pid: int = 4242,
     task_id: str = "run-task",
+    heartbeat_ago: timedelta | None = None,
 ) -> None:
-    """Move ``process`` to ``running`` as a worker's claim would (by compare-and-set)."""
+    """Move ``process`` to ``running`` as a worker's claim would (by compare-and-set):
+    started ``started_ago``, deadline ``started + timeout`` (UTC), a heartbeat
+    ``heartbeat_ago`` (None: no heartbeat, as for an inline run)."""
     now = timezone.now()
+    utc = clock.utc_now()
     assert compare_and_set(
         process,
         [status.PENDING],
@@ -31,6 +35,8 @@ def set_running(
         worker_hostname=hostname,
         worker_pid=pid,
         process_task_id=task_id,
+        deadline_at=utc - started_ago + process.timeout,
+        heartbeat_at=None if heartbeat_ago is None else utc - heartbeat_ago,
     )
 
 
