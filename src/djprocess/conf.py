@@ -85,7 +85,6 @@ class Settings:
         process's log (``DJPROCESS_LOG_CAPTURE_LEVEL``)."""
         return str(_get("DJPROCESS_LOG_CAPTURE_LEVEL"))
 
-
     @property
     def STATUS_POLL_SECONDS(self) -> float:
         """Seconds between two reads of a running process's status by the process that

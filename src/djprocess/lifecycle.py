@@ -107,9 +107,13 @@ def _dispatch(process: BaseProcess, backend: BaseWorkerBackend, task_ids: tuple[
         raise
     # A backend may choose its own ids (the contract returns them): keep what it sent,
     # unless the run already recorded its own (eager mode).
-    for name, ours, theirs in zip(("process_task_id", "watchdog_task_id"), task_ids, sent, strict=True):
+    for name, ours, theirs in zip(
+        ("process_task_id", "watchdog_task_id"), task_ids, sent, strict=True
+    ):
         if theirs != ours:
-            type(process)._base_manager.filter(pk=process.pk, **{name: ours}).update(**{name: theirs})
+            type(process)._base_manager.filter(pk=process.pk, **{name: ours}).update(
+                **{name: theirs}
+            )
             setattr(process, name, theirs)
 
 
@@ -167,7 +171,10 @@ def cancel(process: BaseProcess) -> bool:
     )
     if not was_running:
         logger.info(
-            "cancel of %s pk=%s: already %s", process._meta.label, process.pk, current_status(process)
+            "cancel of %s pk=%s: already %s",
+            process._meta.label,
+            process.pk,
+            current_status(process),
         )
         return False
     if not backend.stops_runs_locally:
@@ -182,7 +189,7 @@ def _revoke(process: BaseProcess, backend: BaseWorkerBackend) -> None:
         if task_id:
             try:
                 backend.revoke_scheduled(task_id)
-            except Exception:  # noqa: BLE001 - best effort: a queued task of a cancelled row is a no-op
+            except Exception:
                 logger.warning("could not revoke task %s", task_id, exc_info=True)
 
 

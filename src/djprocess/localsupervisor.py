@@ -44,10 +44,9 @@ import psutil
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 
 from djprocess import clock, runchild, runner
-from djprocess import status as statuses
 from djprocess.backends.base import KillResult
 from djprocess.conf import settings
-from djprocess.statuswatcher import DELETED, StatusWatcher
+from djprocess.statuswatcher import StatusWatcher
 
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
@@ -269,7 +268,9 @@ class LocalSupervisor:
         if self.stop is not None:
             # "timed out after" the time it had, not after the stop that followed.
             decided = timedelta(seconds=round(self.stop.started - self.claimed_at, 3))
-            return runner.record_stop(process, self.stop.reason, self._kill_result(), decided, suffix)
+            return runner.record_stop(
+                process, self.stop.reason, self._kill_result(), decided, suffix
+            )
         return runner.record_end(process, self._outcome(), elapsed, suffix)
 
     def _kill_result(self) -> KillResult:

@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.db import router, transaction
 from django.db.models import F, Q
@@ -111,7 +111,9 @@ def claim(process: BaseProcess, *, task_id: str, hostname: str, watched: bool) -
 def not_claimed(process: BaseProcess) -> str:
     """Log why ``process`` was not run and return its current status."""
     found = current_status(process)
-    logger.info("process %s pk=%s not run: its status is %r", process._meta.label, process.pk, found)
+    logger.info(
+        "process %s pk=%s not run: its status is %r", process._meta.label, process.pk, found
+    )
     return found
 
 
@@ -160,7 +162,7 @@ def record_end(process: BaseProcess, outcome: Outcome, elapsed: timedelta, note:
     ended) that status stays and only the end of the stop is recorded.
     """
     now = timezone.now()
-    values: dict[str, object] = {"finished_at": now, "next_check_at": None}
+    values: dict[str, Any] = {"finished_at": now, "next_check_at": None}
     if outcome.kind == Outcome.SUCCEEDED:
         to, line, level = status.SUCCEEDED, f"succeeded in {elapsed}", "INFO"
     elif outcome.kind == Outcome.TERMINATED:
@@ -229,12 +231,10 @@ def record_stop(
         prefix = why if why and found == expected else found
         return f"{prefix}: {how}{note}"
 
-    return _finish_stop_of(
-        process, line_for, stop_signal=result.signal_name, termination=how[:255]
-    )
+    return _finish_stop_of(process, line_for, stop_signal=result.signal_name, termination=how[:255])
 
 
-def _finish_stop_of(process: BaseProcess, line_for: Callable[[str], str], **values: object) -> str:
+def _finish_stop_of(process: BaseProcess, line_for: Callable[[str], str], **values: Any) -> str:
     model = type(process)
     try:
         found = current_status(process)
@@ -243,7 +243,9 @@ def _finish_stop_of(process: BaseProcess, line_for: Callable[[str], str], **valu
     if found not in status.TERMINAL:
         # Still running: nobody decided a stop. Cannot happen from a supervisor,
         # which records a stop only after the row left running.
-        logger.error("%s pk=%s: end of a stop recorded while %s", model._meta.label, process.pk, found)
+        logger.error(
+            "%s pk=%s: end of a stop recorded while %s", model._meta.label, process.pk, found
+        )
         return found
     with transaction.atomic(using=router.db_for_write(model)):
         won = compare_and_set(

@@ -91,7 +91,9 @@ class StatusWatcher(threading.Thread):
                         )
                         next_beat = clock.monotonic() + beat
                     if failing:
-                        logger.warning("%s pk=%s: database back", model._meta.label, self.process.pk)
+                        logger.warning(
+                            "%s pk=%s: database back", model._meta.label, self.process.pk
+                        )
                         failing = False
                 except DatabaseError as exc:
                     if not failing:

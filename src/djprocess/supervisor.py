@@ -151,7 +151,7 @@ def _check_pending(process: BaseProcess, backend: BaseWorkerBackend, now: Any) -
     if process.process_task_id:
         try:
             backend.revoke_scheduled(process.process_task_id)
-        except Exception:  # noqa: BLE001 - best effort: the claim refuses a failed row anyway
+        except Exception:
             logger.warning("could not revoke task %s", process.process_task_id, exc_info=True)
     return Outcome.QUEUE_EXPIRED
 
@@ -165,7 +165,9 @@ def _check_running(process: BaseProcess, backend: BaseWorkerBackend, now: Any) -
             return Outcome.WORKER_LOST
         if not decide_timeout(process):
             return Outcome.NOOP
-        logger.warning("%s: deadline %s passed, timed out by the supervisor", label, process.deadline_at)
+        logger.warning(
+            "%s: deadline %s passed, timed out by the supervisor", label, process.deadline_at
+        )
         if not backend.stops_runs_locally:
             kill_and_record(process, backend, f"timed out after {process.timeout}")
         # Otherwise the process supervising the run stops it and records how; if it
@@ -175,17 +177,20 @@ def _check_running(process: BaseProcess, backend: BaseWorkerBackend, now: Any) -
     if process.heartbeat_at is not None and process.heartbeat_at + stale <= now:
         silent = now - process.heartbeat_at
         liveness = _probe(process, backend)
+        worker = process.worker_hostname or "?"
         if liveness is Liveness.NOT_RUNNING or (
             liveness is Liveness.UNREACHABLE and _local_run_is_dead(process)
         ):
-            reason = f"no heartbeat for {silent}, worker {process.worker_hostname or '?'} is not running it"
+            reason = f"no heartbeat for {silent}, worker {worker} is not running it"
             mark_worker_lost(process, reason, finished=True)
             return Outcome.WORKER_LOST
         if liveness is Liveness.UNREACHABLE and silent > 2 * stale:
-            reason = f"no heartbeat for {silent}, worker {process.worker_hostname or '?'} does not answer"
+            reason = f"no heartbeat for {silent}, worker {worker} does not answer"
             mark_worker_lost(process, reason, finished=False)
             return Outcome.WORKER_LOST
-        logger.warning("%s: no heartbeat for %s (worker: %s); checking again", label, silent, liveness.value)
+        logger.warning(
+            "%s: no heartbeat for %s (worker: %s); checking again", label, silent, liveness.value
+        )
         record(process, next_check_at=_in(settings.HEARTBEAT_STALE_SECONDS))
         return Outcome.RESCHEDULED
     due = [process.deadline_at] if process.deadline_at else []
@@ -322,6 +327,8 @@ def fire_watchdog(
     everything ran inline). It never re-arms itself: a process still queued is watched
     through ``next_check_at``. Returns the :class:`Outcome`."""
     if eager:
-        logger.info("watchdog for %s pk=%s: eager mode, not enforcing", process._meta.label, process.pk)
+        logger.info(
+            "watchdog for %s pk=%s: eager mode, not enforcing", process._meta.label, process.pk
+        )
         return Outcome.SKIPPED_EAGER
     return check(process, backend)

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import threading
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from django.apps import apps
 from django.db import DatabaseError, connections
@@ -23,13 +24,16 @@ from djprocess.backends import get_backend
 from djprocess.conf import settings
 from djprocess.supervisor import Outcome, check
 
+if TYPE_CHECKING:
+    from djprocess.models import BaseProcess
+
 logger = logging.getLogger("djprocess.sweeper")
 
 #: Rows checked per model and sweep at most (the rest wait for the next sweep).
 BATCH = 500
 
 
-def process_models() -> list[type]:
+def process_models() -> list[type[BaseProcess]]:
     """Every installed, concrete ``BaseProcess`` model."""
     from djprocess.models import BaseProcess
 
@@ -55,7 +59,8 @@ def sweep(limit: int = BATCH) -> Counter[Outcome]:
             .values_list("pk", flat=True)[:limit]
         )
         for pk in due:
-            process = model(pk=pk)
+            process = model()
+            process.pk = pk  # check() reads the row itself
             try:
                 done[check(process, backend)] += 1
             except model.DoesNotExist:
@@ -96,7 +101,7 @@ class Sweeper(threading.Thread):
                     acted = {k.value: v for k, v in outcomes.items() if k is not Outcome.NOOP}
                     if acted:
                         logger.info("djprocess sweeper: %s", acted)
-                except Exception as exc:  # noqa: BLE001 - the sweeper must outlive any error
+                except Exception as exc:
                     if not failing:
                         logger.warning("djprocess sweeper: %s; retrying", exc, exc_info=True)
                     failing = True

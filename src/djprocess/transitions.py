@@ -75,9 +75,7 @@ def finish(process: BaseProcess, line: str, level: str = "INFO", **values: Any) 
     values.setdefault("finished_at", timezone.now())
     values["next_check_at"] = None
     with transaction.atomic(using=router.db_for_write(type(process))):
-        won = compare_and_set(
-            process, status.TERMINAL, where=Q(finished_at__isnull=True), **values
-        )
+        won = compare_and_set(process, status.TERMINAL, where=Q(finished_at__isnull=True), **values)
         if won:
             process.log(line, level=level)
     return won

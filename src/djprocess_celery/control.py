@@ -34,7 +34,6 @@ from celery.signals import task_received
 from celery.worker import state as worker_state
 from celery.worker.control import control_command, inspect_command
 
-
 #: Ids of the tasks this worker received, oldest first, bounded. A reply carries
 #: ``known`` so a caller can tell the worker that owns a task from others answering
 #: to the same node name (two ``celery worker`` started without ``-n`` on one host

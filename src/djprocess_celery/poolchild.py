@@ -17,7 +17,7 @@ def reset_broker_pools() -> None:
     do), and a producer pool shared across a fork corrupts both sides' broker sockets:
     a run that calls ``start()`` on another process must publish on its own connection.
     """
-    current_app._after_fork()
+    current_app._after_fork()  # type: ignore[attr-defined]
 
 
 @worker_process_init.connect

@@ -54,9 +54,13 @@ def on_process_task_failure(
         try:
             process = model._base_manager.filter(pk=pk).first()
             if process is None:
-                logger.warning("task %s failed for process %s pk=%r, now deleted", task_id, label, pk)
+                logger.warning(
+                    "task %s failed for process %s pk=%r, now deleted", task_id, label, pk
+                )
                 return
-            if process.status != status.PENDING or not _fail_unclaimed(process, task_id or "", reason):
+            if process.status != status.PENDING or not _fail_unclaimed(
+                process, task_id or "", reason
+            ):
                 # Running (or claimed while this receiver waited for the row).
                 mark_worker_lost(process, reason)
             return
@@ -66,7 +70,8 @@ def on_process_task_failure(
                 connection.close()
             if attempt == DB_ATTEMPTS:
                 logger.error("task %s for %s pk=%r failed (%s) and cannot be recorded: %s; "
-                             "the supervisor will find it", task_id, label, pk, reason, exc)  # fmt: skip
+                             "the supervisor will find it",
+                             task_id, label, pk, reason, exc)  # fmt: skip
 
 
 def _fail_unclaimed(process: Any, task_id: str, reason: str) -> bool:

@@ -52,7 +52,10 @@ def stop_by(how: str, process: Any) -> None:
         assert ExampleProcess.objects.get(pk=process.pk).cancel() is True
 
 
-STOPS: dict[str, tuple[float | None, str]] = {"timeout": (3.0, "timed_out"), "cancel": (None, "cancelled")}
+STOPS: dict[str, tuple[float | None, str]] = {
+    "timeout": (3.0, "timed_out"),
+    "cancel": (None, "cancelled"),
+}
 
 
 @pytest.mark.parametrize("how", sorted(STOPS))

@@ -14,7 +14,7 @@ from recording_backend import RecordingBackend
 from unit_helpers import messages
 
 from djprocess import status
-from djprocess.exceptions import ProcessNotSaved, ProcessTerminated
+from djprocess.exceptions import ProcessNotSaved
 from djprocess.transitions import compare_and_set
 from djprocess_example.models import ExampleProcess
 
@@ -185,5 +185,3 @@ def test_a_late_failure_loses_to_a_timeout(
     process.refresh_from_db()
     assert process.exception == ""
     assert not any(line.startswith("failed") for line in messages(process))
-
-

@@ -218,7 +218,8 @@ def test_a_silent_heartbeat_with_the_run_alive_is_only_looked_at_again(
 
     row = stored(process)
     assert row.status == status.RUNNING
-    assert row.next_check_at is not None and row.next_check_at > clock.utc_now()
+    assert row.next_check_at is not None
+    assert row.next_check_at > clock.utc_now()
 
 
 def test_an_unreachable_worker_is_not_called_lost_at_the_first_silence(
