@@ -158,10 +158,20 @@ def check_models(
 
     from djprocess.models import BaseProcess
 
+    configs = app_configs if app_configs is not None else apps.get_app_configs()
+    found = [
+        model
+        for config in configs
+        for model in config.get_models()
+        if issubclass(model, BaseProcess) and not model._meta.proxy
+    ]
+    return log_model_errors(found)
+
+
+def log_model_errors(process_models: Sequence[type[Any]]) -> list[CheckMessage]:
+    """``djprocess.E016`` for each of ``process_models`` that has no log model."""
     errors: list[CheckMessage] = []
-    for model in apps.get_models():
-        if not issubclass(model, BaseProcess) or model._meta.proxy:
-            continue
+    for model in process_models:
         try:
             model.log_model()
         except LookupError as exc:
