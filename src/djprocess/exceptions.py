@@ -21,8 +21,10 @@ class ProcessNotSaved(DjprocessError, ValueError):
         )
 
 
-class InvalidTransition(DjprocessError):
+class InvalidTransition(DjprocessError, RuntimeError):
     """The process is not in a status that allows the requested action.
+
+    A :class:`RuntimeError` too, as 0.0.1's ``start()`` and ``cancel()`` raised.
 
     Attributes: ``process``, ``action`` (e.g. ``"start"``) and ``status`` (the
     status found in the database when the action was refused).

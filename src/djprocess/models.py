@@ -26,6 +26,7 @@ from model_utils.models import StatusModel, TimeStampedModel
 
 from djprocess import lifecycle, logs, rerun, runner
 from djprocess import status as statuses
+from djprocess.compat import LegacyMarkMethods
 from djprocess.conf import settings
 from djprocess.validators import validate_timeout_value
 
@@ -56,7 +57,7 @@ MANAGED_FIELDS = frozenset(
 DEFAULT_TIMEOUT = timedelta(minutes=20)
 
 
-class BaseProcess(TimeStampedModel, StatusModel):
+class BaseProcess(LegacyMarkMethods, TimeStampedModel, StatusModel):
     """A long-running job tracked in the database. Override :meth:`run`.
 
     Status (``status``, a django-model-utils ``StatusField``; ``status_changed`` is
