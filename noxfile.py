@@ -89,6 +89,9 @@ PG_PATHS = (
     "tests/unit/test_logs_rollback.py",
     "tests/unit/test_rerun.py",
     "tests/unit/test_rerun_races.py",
+    "tests/unit/test_signals.py",
+    "tests/unit/test_compat.py",
+    "tests/unit/test_testing.py",
 )
 
 

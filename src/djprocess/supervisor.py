@@ -28,7 +28,7 @@ from djprocess.backends.base import BaseWorkerBackend, KillResult, Liveness
 from djprocess.conf import settings
 from djprocess.exceptions import BackendError
 from djprocess.signals import send_stopped
-from djprocess.transitions import compare_and_set, current_status, record
+from djprocess.transitions import compare_and_set, current_status, record, record_stop
 
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
@@ -87,7 +87,8 @@ def kill_and_record(process: BaseProcess, backend: BaseWorkerBackend, why: str) 
     # finished_at commits together with the final log line: whoever waits for
     # is_finished then also sees how the run ended.
     with transaction.atomic(using=router.db_for_write(type(process))):
-        record(process, **values)
+        if not record_stop(process, **values):
+            return result  # re-run meanwhile: this stop is over, and not the new run's
         process.log(
             f"{why}: {how}", level="WARNING" if result.gone or not result.found else "ERROR"
         )
@@ -135,9 +136,9 @@ def _local_run_is_dead(process: BaseProcess) -> bool:
 
 def _finish(process: BaseProcess, line: str, level: str = "INFO") -> None:
     with transaction.atomic(using=router.db_for_write(type(process))):
-        record(process, finished_at=timezone.now())
-        process.log(line, level=level)
-        send_stopped(process)
+        if record_stop(process, finished_at=timezone.now()):
+            process.log(line, level=level)
+            send_stopped(process)
 
 
 def mark_worker_lost(

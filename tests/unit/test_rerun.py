@@ -12,7 +12,8 @@ from django.utils import timezone
 from recording_backend import RecordingBackend
 from unit_helpers import messages, set_running
 
-from djprocess import status
+from djprocess import status, supervisor
+from djprocess.backends.base import KillResult, Liveness
 from djprocess.exceptions import BackendError, ProcessNotStartable
 from djprocess.transitions import compare_and_set
 from djprocess_example.models import ExampleProcess
@@ -217,3 +218,73 @@ def test_a_failed_run_runs_again_with_the_real_runner(
     sequences = list(row.logs.order_by("sequence").values_list("sequence", flat=True))
     assert sequences == list(range(1, len(found) + 1))
     assert row.log_count() == len(found)
+
+
+class RacingBackend(RecordingBackend):
+    """A recording backend whose ``probe``/``kill`` first let another actor act: the
+    interleaving of a late stop with a restart, made deterministic."""
+
+    def __init__(self, meanwhile: Callable[[], object]) -> None:
+        super().__init__()
+        self.meanwhile = meanwhile
+
+    def probe(self, task_id: str, *, hostname: str = "", pid: int | None = None) -> Liveness:
+        self.meanwhile()
+        return Liveness.NOT_RUNNING
+
+    def kill(self, task_id: str, *, hostname: str = "", pid: int | None = None) -> KillResult:
+        self.meanwhile()
+        return super().kill(task_id, hostname=hostname, pid=pid)
+
+
+def cancelled_while_running(process: ExampleProcess) -> ExampleProcess:
+    """``cancel()`` decided long ago, its kill never confirmed (the caller died)."""
+    set_running(process)
+    assert compare_and_set(process, [status.RUNNING], status.CANCELLED, stopped_by="cancel")
+    long_ago = timezone.now() - timedelta(seconds=supervisor.stop_budget() + 1)
+    ExampleProcess.objects.filter(pk=process.pk).update(status_changed=long_ago)
+    return stored(process)
+
+
+@pytest.mark.parametrize("late", ["finish_stop", "kill_and_record"])
+def test_a_late_stop_never_lands_on_the_re_run(
+    make_process: MakeProcess, backend: RecordingBackend, late: str
+) -> None:
+    process = cancelled_while_running(make_process())
+
+    def another_actor_finishes_the_stop_and_restarts() -> None:
+        other = stored(process)
+        supervisor.kill_and_record(other, backend, "cancelled")
+        stored(process).restart()
+
+    racing = RacingBackend(another_actor_finishes_the_stop_and_restarts)
+    if late == "finish_stop":
+        racing.supports_probe = True
+        supervisor.finish_stop(stored(process), racing)
+    else:
+        supervisor.kill_and_record(stored(process), racing, "cancelled (late)")
+
+    row = stored(process)
+    assert row.status == status.PENDING  # the re-run, untouched by the late stop
+    assert row.finished_at is None
+    assert (row.stop_signal, row.termination) == ("", "")
+    found = messages(row)
+    assert found[-1] == "attempt 1: restart() after the previous run ended cancelled"
+    assert found.count("cancelled: exited after SIGTERM 1/3") == 1
+    assert not any(
+        line.startswith(("cancelled (late)", "cancelled: the run is over")) for line in found
+    )
+
+
+def test_a_stop_confirmed_twice_is_recorded_once(
+    make_process: MakeProcess, backend: RecordingBackend
+) -> None:
+    process = cancelled_while_running(make_process())
+    first, second = stored(process), stored(process)
+
+    supervisor.kill_and_record(first, backend, "cancelled")
+    finished_at = stored(process).finished_at
+    supervisor.kill_and_record(second, backend, "cancelled (again)")
+
+    assert stored(process).finished_at == finished_at
+    assert messages(process) == ["cancelled: exited after SIGTERM 1/3"]
