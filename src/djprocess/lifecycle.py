@@ -42,9 +42,10 @@ def start(process: BaseProcess) -> BaseProcess:
     Persists ``process.timeout`` as set on the instance. Raises
     :class:`~djprocess.exceptions.ProcessNotSaved`, :class:`ValidationError` (bad
     timeout) or :class:`~djprocess.exceptions.ProcessNotStartable` (``running``,
-    ``succeeded``, ended but its stop not yet confirmed, or already dispatched); in each
-    case nothing is dispatched. A process that ended ``failed``, ``timed_out`` or
-    ``cancelled`` (and is finished) is run again: see :func:`djprocess.rerun.restart`.
+    ``succeeded``, ``cancelled``, ended but its stop not yet confirmed, or already
+    dispatched); in each case nothing is dispatched. As in 0.0.1, a process that ended
+    ``failed`` or ``timed_out`` (and is finished) is run again: see
+    :func:`djprocess.rerun.restart` (which also re-runs a ``cancelled`` one).
     If the backend fails the process is left ``pending`` and undispatched, and the error
     propagates.
     """
@@ -63,7 +64,7 @@ def start(process: BaseProcess) -> BaseProcess:
         found = current_status(process)
         from djprocess import rerun  # it imports this module
 
-        if found in rerun.RESTARTABLE:  # as in 0.0.1: start() runs it again
+        if found in rerun.START_RERUNS:  # as in 0.0.1: start() runs it again
             return rerun.restart(process, action="start")
         detail = "already dispatched" if found == status.PENDING else ""
         raise ProcessNotStartable(process, "start", found, detail)

@@ -63,7 +63,8 @@ class BaseProcess(LegacyMarkMethods, TimeStampedModel, StatusModel):
     Status (``status``, a django-model-utils ``StatusField``; ``status_changed`` is
     when it last changed): ``pending`` → ``running`` → ``succeeded`` / ``failed``;
     ``cancelled`` and ``timed_out`` from ``pending`` or ``running``. Terminal
-    statuses are final.
+    statuses are final, except that :meth:`restart` runs a ``failed``, ``timed_out`` or
+    ``cancelled`` process again (back to ``pending``).
     """
 
     STATUS = statuses.STATUS
@@ -122,8 +123,8 @@ class BaseProcess(LegacyMarkMethods, TimeStampedModel, StatusModel):
     def start(self) -> BaseProcess:
         """Dispatch :meth:`run` to a worker and schedule the watchdog.
 
-        A ``pending`` process runs for the first time; one that ended ``failed``,
-        ``timed_out`` or ``cancelled`` and is finished runs again (as :meth:`restart`).
+        A ``pending`` process runs for the first time; one that ended ``failed`` or
+        ``timed_out`` and is finished runs again (as :meth:`restart`), as in 0.0.1.
         See :func:`djprocess.lifecycle.start` for errors. Returns ``self``, refreshed.
         """
         return lifecycle.start(self)

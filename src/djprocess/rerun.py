@@ -1,4 +1,5 @@
-"""Running a process again: :func:`restart` (and ``start()`` on a process that ended).
+"""Running a process again: :func:`restart` (and ``start()`` on a process that failed or
+timed out, as in 0.0.1).
 
 A process that ended ``failed``, ``timed_out`` or ``cancelled`` *and is finished*
 (``finished_at`` set: its run is over, any kill confirmed) can run again. One
@@ -32,10 +33,14 @@ from djprocess.transitions import compare_and_set, current_status
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
 
-__all__ = ["CLEARED_ON_RESTART", "RESTARTABLE", "restart"]
+__all__ = ["CLEARED_ON_RESTART", "RESTARTABLE", "START_RERUNS", "restart"]
 
 #: Statuses a finished process can be restarted from.
 RESTARTABLE: frozenset[str] = frozenset({status.FAILED, status.TIMED_OUT, status.CANCELLED})
+
+#: Statuses from which ``start()`` re-runs a finished process, as 0.0.1's ``start()`` did
+#: (a ``cancelled`` process is re-run only by an explicit :func:`restart`).
+START_RERUNS: frozenset[str] = frozenset({status.FAILED, status.TIMED_OUT})
 
 #: What a restart resets: how the previous run went and ended. ``attempts``, ``timeout``,
 #: ``created`` and the log are kept.
@@ -66,6 +71,7 @@ def restart(process: BaseProcess, *, action: str = "restart") -> BaseProcess:
     Raises :class:`~djprocess.exceptions.ProcessNotSaved`, :class:`ValidationError` (bad
     timeout) or :class:`~djprocess.exceptions.ProcessNotStartable` (any other status, a
     stop not yet confirmed, or another restart won the race); then nothing is dispatched.
+    Raises ``DoesNotExist`` if the row was deleted.
     ``action`` names the caller in errors and in the marker line (``"start"`` when called
     from ``start()``). If the backend fails, the process is left ``pending`` and
     undispatched (``start()`` dispatches it) and the error propagates.
@@ -81,15 +87,19 @@ def restart(process: BaseProcess, *, action: str = "restart") -> BaseProcess:
         .get()
     )
     previous, finished_at = row["status"], row["finished_at"]
-    won = previous in RESTARTABLE and compare_and_set(
-        process,
-        [previous],
-        status.PENDING,
-        # The very run we read: exactly one of two concurrent restarts matches.
-        where=Q(finished_at=finished_at) if finished_at else Q(pk__in=[]),
-        dispatched_at=timezone.now(),
-        timeout=process.timeout,
-        **CLEARED_ON_RESTART,
+    won = (
+        previous in RESTARTABLE
+        and finished_at is not None
+        and compare_and_set(
+            process,
+            [previous],
+            status.PENDING,
+            # The very run we read: exactly one of two concurrent restarts matches.
+            where=Q(finished_at=finished_at),
+            dispatched_at=timezone.now(),
+            timeout=process.timeout,
+            **CLEARED_ON_RESTART,
+        )
     )
     if not won:
         found = current_status(process)

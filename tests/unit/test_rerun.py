@@ -83,8 +83,8 @@ def test_restart_moves_a_finished_process_back_to_pending_and_dispatches_it(
     assert messages(row)[-1] == f"attempt 2: restart() after the previous run ended {final}"
 
 
-@pytest.mark.parametrize("final", [status.FAILED, status.TIMED_OUT, status.CANCELLED])
-def test_start_runs_a_finished_process_again_as_in_0_0_1(
+@pytest.mark.parametrize("final", [status.FAILED, status.TIMED_OUT])
+def test_start_runs_a_failed_or_timed_out_process_again_as_in_0_0_1(
     make_process: MakeProcess, backend: RecordingBackend, final: str
 ) -> None:
     process = end(make_process(), final)
@@ -142,14 +142,17 @@ def test_restart_refuses_and_dispatches_nothing(
     assert process.log_count() == lines
 
 
-def test_start_still_refuses_a_succeeded_or_stopping_process(
+def test_start_still_refuses_a_succeeded_cancelled_or_stopping_process(
     make_process: MakeProcess, backend: RecordingBackend
 ) -> None:
     done = end(make_process(), status.SUCCEEDED)
+    cancelled = end(make_process(), status.CANCELLED)
     stopping = end(make_process(), status.TIMED_OUT, finished=False)
 
     with pytest.raises(ProcessNotStartable, match="its status is 'succeeded'"):
         done.start()
+    with pytest.raises(ProcessNotStartable, match="its status is 'cancelled'"):
+        cancelled.start()  # a cancel is undone only by an explicit restart()
     with pytest.raises(ProcessNotStartable, match="stop is not confirmed"):
         stopping.start()
     assert backend.dispatched == []
