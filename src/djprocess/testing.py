@@ -165,7 +165,8 @@ def fire_watchdog(process: BaseProcess, *, after: timedelta | None = None) -> st
     Returns the watchdog's outcome: ``"timed_out"`` (the process was ``running`` past its
     deadline: it is ``timed_out`` and the backend was asked to kill it), ``"rearmed"`` (not
     started yet, or ``after`` is short of the deadline), ``"noop"`` (already ended), …
-    A re-arm schedules nothing. The process is refreshed from the database."""
+    A re-arm schedules nothing. The process is refreshed from the database. Use it inside
+    :func:`recording_backend`: with a real backend the kill would go to real workers."""
     elapsed = process.timeout if after is None else after
     model = type(process)
     rows = model._base_manager.filter(pk=process.pk)

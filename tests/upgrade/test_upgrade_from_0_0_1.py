@@ -106,6 +106,18 @@ DEFAULTS = {"celery_task_id": "", "watchdog_task_id": "", "worker_pid": None, "s
             "error": "", "started": None, "finished": None}  # fmt: skip
 
 
+#: Process 2's 0.0.1 columns, read with plain SQL after migrating back.
+BACK_TO_0_0_1 = """
+import json, django
+django.setup()
+from django.db import connection
+with connection.cursor() as cursor:
+    cursor.execute("SELECT celery_task_id, error, started FROM exports_exportprocess WHERE id = 2")
+    row = cursor.fetchone()
+print(json.dumps([row[0], row[1], str(row[2]).replace("T", " ").split("+")[0]]))
+"""
+
+
 def doc_migration(path: str) -> str:
     """The ``.. code-block:: python`` of the docs page whose first line is ``# <path>``."""
     text = DOC.read_text()
@@ -277,3 +289,8 @@ def test_upgrade_following_the_docs_keeps_every_row_and_line(project: Project) -
     ]
     assert restart["tail"][2][1].startswith("started on immediate")
     assert restart["tail"][-1][1].startswith("succeeded in")
+
+    # Migrating back to 0.0.1's schema gives the renamed columns their data back.
+    project.manage("migrate", "exports", "0001_initial", "--noinput")
+    back = project.run("-c", BACK_TO_0_0_1)
+    assert json.loads(back) == ["task-2", "", "2026-06-29 08:02:30.000005"]
