@@ -21,8 +21,10 @@ class ProcessNotSaved(DjprocessError, ValueError):
         )
 
 
-class InvalidTransition(DjprocessError):
+class InvalidTransition(DjprocessError, RuntimeError):
     """The process is not in a status that allows the requested action.
+
+    A :class:`RuntimeError` too, as 0.0.1's ``start()`` and ``cancel()`` raised.
 
     Attributes: ``process``, ``action`` (e.g. ``"start"``) and ``status`` (the
     status found in the database when the action was refused).
@@ -38,7 +40,8 @@ class InvalidTransition(DjprocessError):
 
 
 class ProcessNotStartable(InvalidTransition):
-    """``start()`` was called on a process that is not ``pending`` or was already dispatched."""
+    """``start()`` or ``restart()`` was refused: the process is running, succeeded, already
+    dispatched, or ended but its stop is not confirmed yet (no ``finished_at``)."""
 
 
 class ProcessTerminated(BaseException):

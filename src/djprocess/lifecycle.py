@@ -6,7 +6,7 @@ import logging
 import time
 import uuid
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import router, transaction
@@ -23,11 +23,12 @@ from djprocess.transitions import compare_and_set, current_status
 from djprocess.validators import MAX_TIMEOUT, validate_timeout_value
 
 if TYPE_CHECKING:
+    from djprocess.backends.base import BaseWorkerBackend
     from djprocess.models import BaseProcess
 
 logger = logging.getLogger("djprocess.lifecycle")
 
-__all__ = ["MAX_TIMEOUT", "cancel", "start", "validate_timeout"]
+__all__ = ["MAX_TIMEOUT", "cancel", "dispatch_claimed", "start", "validate_timeout"]
 
 
 def validate_timeout(value: object) -> None:
@@ -54,9 +55,12 @@ def start(process: BaseProcess) -> BaseProcess:
     Persists ``process.timeout`` as set on the instance. One ``UPDATE`` records the
     dispatch with the task ids chosen here; the tasks are sent when the surrounding
     transaction commits (at once outside ``atomic()``), so a worker never sees a row
-    that is not committed yet. Raises :class:`~djprocess.exceptions.ProcessNotSaved`,
-    :class:`ValidationError` (bad timeout) or
-    :class:`~djprocess.exceptions.ProcessNotStartable` (not ``pending``, or already
+    that is not committed yet. As in 0.0.1, a process that ended ``failed`` or
+    ``timed_out`` (and is finished) is run again: see :func:`djprocess.rerun.restart`
+    (which also re-runs a ``cancelled`` one). Raises
+    :class:`~djprocess.exceptions.ProcessNotSaved`, :class:`ValidationError` (bad
+    timeout) or :class:`~djprocess.exceptions.ProcessNotStartable` (``running``,
+    ``succeeded``, ``cancelled``, ended but its stop not yet confirmed, or already
     dispatched); in each case nothing is dispatched. If the backend fails the process is
     left ``pending`` and undispatched with a log line saying why, and the error propagates
     (inside ``atomic()`` it is logged at commit instead). Returns ``process``.
@@ -65,21 +69,40 @@ def start(process: BaseProcess) -> BaseProcess:
         raise ProcessNotSaved(process, "start")
     validate_timeout(process.timeout)
     backend = get_backend()
-    task_ids = (str(uuid.uuid4()), str(uuid.uuid4()))
     claimed = compare_and_set(
-        process,
-        [status.PENDING],
-        where=Q(dispatched_at__isnull=True),
-        dispatched_at=timezone.now(),
-        timeout=process.timeout,
-        process_task_id=task_ids[0],
-        watchdog_task_id=task_ids[1],
-        next_check_at=clock.utc_now() + timedelta(seconds=settings.QUEUE_TIMEOUT_SECONDS),
+        process, [status.PENDING], where=Q(dispatched_at__isnull=True), **dispatch_values(process)
     )
     if not claimed:
         found = current_status(process)
+        from djprocess import rerun  # it imports this module
+
+        if found in rerun.START_RERUNS:  # as in 0.0.1: start() runs it again
+            return rerun.restart(process, action="start")
         detail = "already dispatched" if found == status.PENDING else ""
         raise ProcessNotStartable(process, "start", found, detail)
+    return dispatch_claimed(process, backend)
+
+
+def dispatch_values(process: BaseProcess) -> dict[str, Any]:
+    """What a claim for dispatch records: ``dispatched_at``, the ``timeout`` set on the
+    instance, the task ids chosen now (uuid4 strings) and ``next_check_at`` (the end of
+    ``DJPROCESS_QUEUE_TIMEOUT_SECONDS``)."""
+    return {
+        "dispatched_at": timezone.now(),
+        "timeout": process.timeout,
+        "process_task_id": str(uuid.uuid4()),
+        "watchdog_task_id": str(uuid.uuid4()),
+        "next_check_at": clock.utc_now() + timedelta(seconds=settings.QUEUE_TIMEOUT_SECONDS),
+    }
+
+
+def dispatch_claimed(process: BaseProcess, backend: BaseWorkerBackend) -> BaseProcess:
+    """Dispatch ``process``, already claimed for dispatch by this caller's compare-and-set
+    (``pending``, :func:`dispatch_values` recorded). The tasks are sent when the caller's
+    transaction commits (at once outside ``atomic()``). Returns ``process`` (refreshed in
+    eager mode, where it already ran). If the backend fails the process is left
+    ``pending`` and undispatched (a log line says so) and the error propagates."""
+    task_ids = (process.process_task_id, process.watchdog_task_id)
     using = router.db_for_write(type(process))
     if not backend.is_eager() and in_callers_transaction(using):
         transaction.on_commit(lambda: _dispatch_after_commit(process, backend), using=using)

@@ -32,7 +32,7 @@ from djprocess import clock, logcapture, status
 from djprocess.backends.base import KillResult
 from djprocess.conf import settings
 from djprocess.exceptions import ProcessNotSaved
-from djprocess.transitions import compare_and_set, current_status
+from djprocess.transitions import compare_and_set, current_status, stopped
 
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
@@ -258,4 +258,5 @@ def _finish_stop_of(process: BaseProcess, line_for: Callable[[str], str], **valu
         )
         if won:
             process.log(line_for(found), level="WARNING")
+            stopped(process)
     return found

@@ -1,7 +1,8 @@
 """The process statuses and which of them are final.
 
 ``pending → running → succeeded | failed``; ``cancelled`` and ``timed_out`` can be
-reached from ``pending`` or ``running``. A terminal status is never left.
+reached from ``pending`` or ``running``. A terminal status is left only by an explicit
+re-run (``restart()``, see :mod:`djprocess.rerun`), back to ``pending``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ STATUS = Choices(
     (TIMED_OUT, "Timed out"),
 )
 
-#: Statuses a process never leaves.
+#: Statuses in which a run is over (left only by a re-run).
 TERMINAL: frozenset[str] = frozenset({SUCCEEDED, FAILED, CANCELLED, TIMED_OUT})
 
 #: Statuses from which a process can still be stopped.

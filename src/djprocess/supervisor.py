@@ -31,7 +31,7 @@ from djprocess.backends import get_backend
 from djprocess.backends.base import BaseWorkerBackend, KillResult, Liveness
 from djprocess.conf import settings
 from djprocess.exceptions import BackendError
-from djprocess.transitions import compare_and_set, finish, record
+from djprocess.transitions import compare_and_set, finish, record, stopped
 
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
@@ -169,7 +169,9 @@ def _check_running(process: BaseProcess, backend: BaseWorkerBackend, now: Any) -
             "%s: deadline %s passed, timed out by the supervisor", label, process.deadline_at
         )
         if not backend.stops_runs_locally:
-            kill_and_record(process, backend, f"timed out after {process.timeout}")
+            started = process.deadline_at - process.timeout
+            after = timedelta(seconds=round((now - started).total_seconds()))
+            kill_and_record(process, backend, f"timed out after {after}")
         # Otherwise the process supervising the run stops it and records how; if it
         # does not within the stop budget, finish_stop() takes over.
         return Outcome.TIMED_OUT
@@ -291,6 +293,8 @@ def mark_worker_lost(process: BaseProcess, reason: str, *, finished: bool = True
         )
         if won:
             process.log(f"failed: worker lost: {reason}", level="ERROR")
+            if finished:
+                stopped(process)
     return won
 
 

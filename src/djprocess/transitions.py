@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Q
 from django.utils import timezone
 
+from djprocess.signals import transition_won
+
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
 
@@ -27,7 +29,11 @@ def compare_and_set(
     **values: Any,
 ) -> bool:
     """Set ``values`` (and ``status = to_status``) only if the row's status is in
-    ``from_statuses`` (and matches ``where``). Returns True if this call won."""
+    ``from_statuses`` (and matches ``where``). Returns True if this call won.
+
+    A won change of status to ``running`` or to a terminal status sends
+    :data:`~djprocess.signals.process_started` / :data:`~djprocess.signals.process_finished`
+    once the transaction commits."""
     now = timezone.now()
     if to_status is not None:
         values["status"] = to_status
@@ -42,6 +48,8 @@ def compare_and_set(
         plain = {k: v for k, v in values.items() if not hasattr(v, "resolve_expression")}
         for name, value in plain.items():
             setattr(process, name, value)
+        if to_status is not None:
+            transition_won(process, to_status)
     return won
 
 
@@ -78,4 +86,34 @@ def finish(process: BaseProcess, line: str, level: str = "INFO", **values: Any) 
         won = compare_and_set(process, status.TERMINAL, where=Q(finished_at__isnull=True), **values)
         if won:
             process.log(line, level=level)
+            stopped(process)
     return won
+
+
+def stopped(process: BaseProcess) -> None:
+    """The stop of ``process`` was just recorded (``finished_at`` set, in the current
+    transaction): queue :data:`djprocess.signals.process_stopped` with how, as stored."""
+    from djprocess.signals import send_stopped
+
+    process.refresh_from_db(fields=["status", "stopped_by", "termination", "stop_signal"])
+    send_stopped(process)
+
+
+def record_stop(process: BaseProcess, **values: Any) -> bool:
+    """Write how a stop went (``finished_at``, ``stop_signal``, ``termination``…) only while
+    that stop is open: the row is still in the transition the instance last saw (same
+    ``status`` and ``status_changed``) and not finished yet. So a stop that completes late
+    never writes onto a run that started since (a re-run), and of two killers confirming the
+    same stop only the first records it. Returns True if written; the instance is updated
+    only then."""
+    rows = type(process)._base_manager.filter(
+        pk=process.pk,
+        status=process.status,
+        status_changed=process.status_changed,
+        finished_at__isnull=True,
+    )
+    written = rows.update(**values) == 1
+    if written:
+        for name, value in values.items():
+            setattr(process, name, value)
+    return written

@@ -1,8 +1,9 @@
 """The lifecycle as a Hypothesis state machine driving the real code paths (start, the
-worker's execute, cancel, watchdog fire, a lost worker, duplicate deliveries in any order)
-through a backend that runs nothing and whose kills succeed.
+worker's execute, cancel, watchdog fire, a lost worker, duplicate deliveries in any order,
+re-runs) through a backend that runs nothing and whose kills succeed.
 
-Invariants: a terminal status is never left and never replaced by another one; a terminal
+Invariants: a terminal status is left only by a re-run (``restart()``, or ``start()`` of a
+failed or timed-out process), back to ``pending``, and never replaced by another one; a terminal
 process whose kill was confirmed has ``finished_at``; nothing but the documented
 ``ProcessNotStartable`` escapes to callers; the log stays gapless."""
 
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
 from property_backend import PATH, MachineBackend
 
-from djprocess import status, supervisor
+from djprocess import rerun, status, supervisor
 from djprocess.backends import get_backend
 from djprocess.exceptions import ProcessNotStartable
 from djprocess_example.models import ExampleProcess
@@ -59,6 +60,23 @@ class Lifecycle(RuleBasedStateMachine):
             process.start()
         except ProcessNotStartable:
             assert process.status != status.PENDING or process.dispatched_at is not None
+        else:
+            self.reran(process)
+
+    @rule(pk=processes)
+    def restart(self, pk: int) -> None:
+        process = self.fresh(pk)
+        try:
+            process.restart()
+        except ProcessNotStartable:
+            assert process.status not in rerun.RESTARTABLE or process.finished_at is None
+        else:
+            self.reran(process)
+
+    def reran(self, process: ExampleProcess) -> None:
+        """A start() or restart() that was accepted: a terminal status may be left, to pending."""
+        assert self.fresh(process.pk).status == status.PENDING
+        self.terminal.pop(process.pk, None)
 
     @rule(pk=processes, with_task=st.booleans())
     def deliver(self, pk: int, with_task: bool) -> None:

@@ -10,10 +10,19 @@ from django.test import override_settings
 from recording_backend import PATH, RecordingBackend
 from unit_helpers import CelerySetting
 
+from djprocess import logstore
 from djprocess.backends import get_backend
 from djprocess_example.models import ExampleProcess
 
 RunFunction = Callable[[ExampleProcess], None]
+
+
+@pytest.fixture(autouse=True)
+def _close_private_log_connections() -> Iterator[None]:
+    """On PostgreSQL a log write inside ``atomic()`` opens a private connection per thread;
+    close it after each test, so the test database can be dropped at the end."""
+    yield
+    logstore.close_private_connections()
 
 
 @pytest.fixture

@@ -142,7 +142,7 @@ def test_past_deadline_times_out_and_kills_through_a_remote_backend(
     assert row.termination == "exited after SIGTERM 1/3"
     assert row.finished_at is not None
     assert row.next_check_at is None
-    assert messages(process)[-1] == "timed out after 0:00:05: exited after SIGTERM 1/3"
+    assert messages(process)[-1] == "timed out after 0:00:06: exited after SIGTERM 1/3"
 
 
 def test_sigkill_escalation_is_recorded(
