@@ -115,9 +115,12 @@ class Tally:
     counts: Counter[str] = field(default_factory=Counter)
     done: int = 0
     total: int = 0
+    done_phrases: set[str] = field(default_factory=set)
 
     def add(self, outcome: Outcome) -> None:
         self.counts[outcome.phrase] += 1
+        if outcome.done:
+            self.done_phrases.add(outcome.phrase)
         self.done += outcome.done
         self.total += 1
 
@@ -127,10 +130,12 @@ class Tally:
         return sum(n for phrase, n in self.counts.items() if phrase.startswith("error"))
 
     def summary(self) -> str:
-        """``"3 cancelled, 1 already finished"``; ``"nothing selected"`` for none."""
+        """``"3 cancelled, 1 already finished"`` (what was done first, then what was not, each
+        in the order first seen); ``"nothing selected"`` for none."""
         if not self.total:
             return "nothing selected"
-        return ", ".join(f"{n} {phrase}" for phrase, n in self.counts.items())
+        ordered = sorted(self.counts.items(), key=lambda item: item[0] not in self.done_phrases)
+        return ", ".join(f"{n} {phrase}" for phrase, n in ordered)
 
 
 def apply(action: str, processes: Iterable[BaseProcess]) -> Tally:
