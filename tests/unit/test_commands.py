@@ -61,14 +61,16 @@ def test_unknown_model_label_or_pk_is_a_usage_error(
         "unknown process model 'nosuch.Model': use one of djprocess_example.ExampleProcess" in out
     )
     code, out = run(name, "auth.User", "1")
-    assert code == 2 and "unknown process model" in out
+    assert code == 2
+    assert "unknown process model" in out
     code, out = run(name, LABEL, "999")
     assert (code, out.strip()) == (
         2,
         "ERROR: djprocess_example.ExampleProcess has no process with pk '999'",
     )
     code, out = run(name, LABEL, "abc")
-    assert code == 2 and "no process with pk 'abc'" in out
+    assert code == 2
+    assert "no process with pk 'abc'" in out
 
 
 def test_usage_error_exits_2_from_the_command_line() -> None:
@@ -108,7 +110,8 @@ def test_list_filters_by_model_and_status(make_process: Callable[..., ExamplePro
         str(failed.pk),
         str(done.pk),
     ]
-    assert "100% (2/2)" in out and "RuntimeError: example failure" in out
+    assert "100% (2/2)" in out
+    assert "RuntimeError: example failure" in out
     code, out = run(
         "djprocess_list", "--model", "djprocess_example.exampleprocess", "--status", "failed"
     )
@@ -116,9 +119,11 @@ def test_list_filters_by_model_and_status(make_process: Callable[..., ExamplePro
     assert [line.split()[1] for line in out.splitlines()[1:]] == [str(failed.pk)]
     assert run("djprocess_list", "--status", "cancelled") == (0, "no processes\n")
     code, out = run("djprocess_list", "--status", "bogus")
-    assert code == 2 and "--status 'bogus': use one of pending, running" in out
+    assert code == 2
+    assert "--status 'bogus': use one of pending, running" in out
     code, out = run("djprocess_list", "--model", "nosuch.Model")
-    assert code == 2 and "unknown process model" in out
+    assert code == 2
+    assert "unknown process model" in out
     code, _ = run("djprocess_list", "--limit", "0")
     assert code == 2
 
@@ -164,7 +169,8 @@ def test_run_runs_synchronously_and_exits_by_result(
     assert caught.value.returncode == 1
     assert "RuntimeError: example failure" in err.getvalue()
     code, out = run("djprocess_run", LABEL, str(ok.pk))
-    assert code == 1 and "only a pending, undispatched process can be run" in out
+    assert code == 1
+    assert "only a pending, undispatched process can be run" in out
 
 
 def test_tail_prints_the_last_lines_of_a_finished_process(
@@ -187,10 +193,12 @@ def test_tail_exit_codes(make_process: Callable[..., ExampleProcess]) -> None:
     failed = make_process(kind="fail")
     failed.execute()
     code, out = run("djprocess_tail", LABEL, str(failed.pk))
-    assert code == 1 and "the process ended failed" in out
+    assert code == 1
+    assert "the process ended failed" in out
     pending = make_process()
     code, out = run("djprocess_tail", LABEL, str(pending.pk), "--no-follow")
-    assert code == 3 and "has not ended" in out
+    assert code == 3
+    assert "has not ended" in out
     code, out = run("djprocess_tail", LABEL, str(pending.pk), "--interval", "0")
     assert code == 2
 
