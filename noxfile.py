@@ -83,7 +83,13 @@ def _pytest(session: nox.Session, *paths: str, coverage: bool = False) -> None:
 
 # The property tests and the log tests run a second time on PostgreSQL (127.0.0.1:5432).
 PG_SETTINGS = "djprocess_example.settings_test_pg"
-PG_PATHS = ("tests/property", "tests/unit/test_logs.py", "tests/unit/test_logs_rollback.py")
+PG_PATHS = (
+    "tests/property",
+    "tests/unit/test_logs.py",
+    "tests/unit/test_logs_rollback.py",
+    "tests/unit/test_rerun.py",
+    "tests/unit/test_rerun_races.py",
+)
 
 
 def _pytest_pg(session: nox.Session, *, coverage: bool = False) -> None:

@@ -38,7 +38,8 @@ class InvalidTransition(DjprocessError):
 
 
 class ProcessNotStartable(InvalidTransition):
-    """``start()`` was called on a process that is not ``pending`` or was already dispatched."""
+    """``start()`` or ``restart()`` was refused: the process is running, succeeded, already
+    dispatched, or ended but its stop is not confirmed yet (no ``finished_at``)."""
 
 
 class ProcessTerminated(BaseException):

@@ -18,11 +18,12 @@ from djprocess.transitions import compare_and_set, current_status, record
 from djprocess.validators import MAX_TIMEOUT, validate_timeout_value
 
 if TYPE_CHECKING:
+    from djprocess.backends.base import BaseWorkerBackend
     from djprocess.models import BaseProcess
 
 logger = logging.getLogger("djprocess.lifecycle")
 
-__all__ = ["MAX_TIMEOUT", "cancel", "start", "validate_timeout"]
+__all__ = ["MAX_TIMEOUT", "cancel", "dispatch_claimed", "start", "validate_timeout"]
 
 
 def validate_timeout(value: object) -> None:
@@ -40,9 +41,12 @@ def start(process: BaseProcess) -> BaseProcess:
 
     Persists ``process.timeout`` as set on the instance. Raises
     :class:`~djprocess.exceptions.ProcessNotSaved`, :class:`ValidationError` (bad
-    timeout) or :class:`~djprocess.exceptions.ProcessNotStartable` (not ``pending``,
-    or already dispatched); in each case nothing is dispatched. If the backend fails
-    the process is left ``pending`` and undispatched, and the error propagates.
+    timeout) or :class:`~djprocess.exceptions.ProcessNotStartable` (``running``,
+    ``succeeded``, ended but its stop not yet confirmed, or already dispatched); in each
+    case nothing is dispatched. A process that ended ``failed``, ``timed_out`` or
+    ``cancelled`` (and is finished) is run again: see :func:`djprocess.rerun.restart`.
+    If the backend fails the process is left ``pending`` and undispatched, and the error
+    propagates.
     """
     if process.pk is None:
         raise ProcessNotSaved(process, "start")
@@ -57,8 +61,20 @@ def start(process: BaseProcess) -> BaseProcess:
     )
     if not claimed:
         found = current_status(process)
+        from djprocess import rerun  # it imports this module
+
+        if found in rerun.RESTARTABLE:  # as in 0.0.1: start() runs it again
+            return rerun.restart(process, action="start")
         detail = "already dispatched" if found == status.PENDING else ""
         raise ProcessNotStartable(process, "start", found, detail)
+    return dispatch_claimed(process, backend)
+
+
+def dispatch_claimed(process: BaseProcess, backend: BaseWorkerBackend) -> BaseProcess:
+    """Dispatch ``process``, already claimed for dispatch (``pending`` with ``dispatched_at``
+    set by this caller's compare-and-set), and record the task ids. Returns ``process``,
+    refreshed. If the backend fails the process is left ``pending`` and undispatched (a
+    log line says so) and the error propagates."""
     try:
         process_task_id, watchdog_task_id = backend.dispatch(process)
     except BaseException as exc:

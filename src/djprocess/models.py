@@ -24,7 +24,7 @@ from django.db.models.signals import class_prepared, post_delete
 from django.utils import timezone
 from model_utils.models import StatusModel, TimeStampedModel
 
-from djprocess import lifecycle, logs, runner
+from djprocess import lifecycle, logs, rerun, runner
 from djprocess import status as statuses
 from djprocess.conf import settings
 from djprocess.validators import validate_timeout_value
@@ -121,9 +121,26 @@ class BaseProcess(TimeStampedModel, StatusModel):
     def start(self) -> BaseProcess:
         """Dispatch :meth:`run` to a worker and schedule the watchdog.
 
+        A ``pending`` process runs for the first time; one that ended ``failed``,
+        ``timed_out`` or ``cancelled`` and is finished runs again (as :meth:`restart`).
         See :func:`djprocess.lifecycle.start` for errors. Returns ``self``, refreshed.
         """
         return lifecycle.start(self)
+
+    def restart(self) -> BaseProcess:
+        """Run a process that ended ``failed``, ``timed_out`` or ``cancelled`` again.
+
+        Only once it is finished (``finished_at`` set). ``attempts`` counts the runs and
+        the log continues in sequence. See :func:`djprocess.rerun.restart` for errors.
+        Returns ``self``, refreshed.
+        """
+        return rerun.restart(self)
+
+    @property
+    def can_restart(self) -> bool:
+        """True if :meth:`restart` would be accepted (as last loaded): the process ended
+        ``failed``, ``timed_out`` or ``cancelled`` and is finished."""
+        return self.status in rerun.RESTARTABLE and self.finished_at is not None
 
     def cancel(self) -> bool:
         """Stop the process in any state. See :func:`djprocess.lifecycle.cancel`."""

@@ -27,6 +27,7 @@ from djprocess.backends import get_backend
 from djprocess.backends.base import BaseWorkerBackend, KillResult, Liveness
 from djprocess.conf import settings
 from djprocess.exceptions import BackendError
+from djprocess.signals import send_stopped
 from djprocess.transitions import compare_and_set, current_status, record
 
 if TYPE_CHECKING:
@@ -90,6 +91,8 @@ def kill_and_record(process: BaseProcess, backend: BaseWorkerBackend, why: str) 
         process.log(
             f"{why}: {how}", level="WARNING" if result.gone or not result.found else "ERROR"
         )
+        if confirmed:
+            send_stopped(process)
     if not confirmed:
         _schedule_retry(process, backend)
     return result
@@ -134,6 +137,7 @@ def _finish(process: BaseProcess, line: str, level: str = "INFO") -> None:
     with transaction.atomic(using=router.db_for_write(type(process))):
         record(process, finished_at=timezone.now())
         process.log(line, level=level)
+        send_stopped(process)
 
 
 def mark_worker_lost(
@@ -159,6 +163,8 @@ def mark_worker_lost(
         )
         if won:
             process.log(f"failed: worker lost: {reason}", level="ERROR")
+        if won and finished:
+            send_stopped(process)
     if won and not finished:
         _schedule_retry(process, backend or get_backend())
     return won

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Q
 from django.utils import timezone
 
+from djprocess.signals import transition_won
+
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
 
@@ -27,7 +29,11 @@ def compare_and_set(
     **values: Any,
 ) -> bool:
     """Set ``values`` (and ``status = to_status``) only if the row's status is in
-    ``from_statuses`` (and matches ``where``). Returns True if this call won."""
+    ``from_statuses`` (and matches ``where``). Returns True if this call won.
+
+    A won change of status to ``running`` or to a terminal status sends
+    :data:`~djprocess.signals.process_started` / :data:`~djprocess.signals.process_finished`
+    once the transaction commits."""
     now = timezone.now()
     if to_status is not None:
         values["status"] = to_status
@@ -42,6 +48,8 @@ def compare_and_set(
         plain = {k: v for k, v in values.items() if not hasattr(v, "resolve_expression")}
         for name, value in plain.items():
             setattr(process, name, value)
+        if to_status is not None:
+            transition_won(process, to_status)
     return won
 
 

@@ -140,6 +140,14 @@ DJPROCESS_SUPERVISOR_QUEUE = os.environ.get("EXAMPLE_SUPERVISOR_QUEUE", "supervi
 DJPROCESS_KILL_TERM_RETRIES = int(os.environ.get("EXAMPLE_KILL_TERM_RETRIES", "3"))
 DJPROCESS_KILL_TERM_WAIT_SECONDS = float(os.environ.get("EXAMPLE_KILL_TERM_WAIT_SECONDS", "1"))
 
+# E-mail (djprocess_example.notifications mails ADMINS when a process fails; ADMINS is empty
+# here, so nothing is sent). MAILERS is Django 6.1's e-mail setting (6.0 ignores it); tests
+# get Django's locmem backend in its place.
+ADMINS: list[str] = [
+    address for address in os.environ.get("EXAMPLE_ADMINS", "").split(",") if address
+]
+MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
