@@ -14,7 +14,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 
@@ -87,13 +87,12 @@ def cancel(process: BaseProcess) -> Outcome:
 def restart(process: BaseProcess) -> Outcome:
     """Call ``process.restart()`` (re-run a failed, timed-out or cancelled process):
     ``"re-run"``, or why not (``"not re-run: running"``)."""
-    method: Callable[[], Any] | None = getattr(process, "restart", None)
-    if method is None:
-        return Outcome(done=False, phrase="error: this djprocess has no restart()")
     try:
-        method()
+        process.restart()
     except InvalidTransition as exc:
         return _refused(exc, "restart")
+    except ValidationError as exc:
+        return Outcome(done=False, phrase=f"invalid: {'; '.join(exc.messages)}")
     except Exception as exc:
         logger.exception("restart of %s pk=%s failed", process._meta.label, process.pk)
         return _error(exc)

@@ -52,10 +52,7 @@ def allowed_actions(request: HttpRequest, process: ExampleProcess) -> list[str]:
         offered.append("start")
     if process.status in status.ACTIVE:
         offered.append("cancel")
-    if (
-        process.status in (status.FAILED, status.TIMED_OUT, status.CANCELLED)
-        and process.is_finished
-    ):
+    if process.can_restart:
         offered.append("restart")
     return offered
 

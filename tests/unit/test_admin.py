@@ -266,3 +266,25 @@ def test_log_inline_shows_only_the_newest_lines(
     inline = Inline(ExampleProcess, admin.site)
     lines = list(inline.bounded_queryset(request, process).filter(process=process))
     assert [line.sequence for line in lines] == list(range(71, 121))
+
+
+def test_rerun_action_restarts_failed_processes_and_refuses_the_others(
+    admin_client: Client, make_process: Callable[..., ExampleProcess]
+) -> None:
+    failed = make_process(kind="fail")
+    failed.execute()
+    succeeded = make_process()
+    succeeded.execute()
+    page = admin_client.get(change_url(failed)).content.decode()
+    assert f'action="{operate_url(failed, "restart")}"' in page
+    assert f'action="{operate_url(failed, "cancel")}"' not in page
+    response = admin_client.post(
+        reverse(CHANGELIST),
+        {"action": "restart_processes", "_selected_action": [failed.pk, succeeded.pk]},
+        follow=True,
+    )
+    assert "Re-run: 1 re-run, 1 not re-run: succeeded." in response.content.decode()
+    failed.refresh_from_db()
+    # Eager Celery: the second run has already happened (and failed again).
+    assert (failed.status, failed.attempts) == ("failed", 2)
+    assert any("attempt 2" in line.message for line in failed.logs.all())

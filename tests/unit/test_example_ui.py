@@ -105,8 +105,10 @@ def test_buttons_need_the_change_permission_and_post(
     assert f"#{process.pk}: cancelled" in response.content.decode()
     process.refresh_from_db()
     assert process.status == "cancelled"
-    response = operator.post(url("operate", process.pk, "start"), follow=True)
-    assert f"#{process.pk}: already finished" in response.content.decode()
+    done = make_process()
+    done.execute()
+    response = operator.post(url("operate", done.pk, "start"), follow=True)
+    assert f"#{done.pk}: already finished" in response.content.decode()
 
 
 def test_state_changes_are_csrf_protected(make_process: Callable[..., ExampleProcess]) -> None:
@@ -193,3 +195,18 @@ def test_tail_json_is_a_cursor(
     assert bad.status_code == 400
     assert admin_client.get(url("log_lines", process.pk), {"after": "x"}).status_code == 400
     assert admin_client.get(url("log_lines", 999)).status_code == 404
+
+
+def test_rerun_button_calls_restart(
+    admin_client: Client, make_process: Callable[..., ExampleProcess]
+) -> None:
+    process = make_process()
+    process.cancel()
+    page = admin_client.get(url("process_detail", process.pk)).content.decode()
+    assert 'data-action="restart">' in page
+    response = admin_client.post(url("operate", process.pk, "restart"), follow=True)
+    assert f"#{process.pk}: re-run" in response.content.decode()
+    process.refresh_from_db()
+    assert process.status == "succeeded"  # eager Celery ran it again at once
+    response = admin_client.post(url("operate", process.pk, "restart"), follow=True)
+    assert f"#{process.pk}: not re-run: succeeded" in response.content.decode()

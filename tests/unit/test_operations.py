@@ -36,7 +36,14 @@ def test_start_and_cancel_outcomes(make_process: Callable[..., ExampleProcess]) 
     process = make_process()
     assert operations.cancel(process) == operations.Outcome(done=True, phrase="cancelled")
     assert operations.cancel(process) == operations.Outcome(done=False, phrase="already finished")
+    # start() of a cancelled process re-runs it (as in djprocess 0.0.1); eager Celery runs it.
+    assert operations.start(process) == operations.Outcome(done=True, phrase="started")
+    process.refresh_from_db()
+    assert process.status == "succeeded"
     assert operations.start(process) == operations.Outcome(done=False, phrase="already finished")
+    assert operations.restart(process) == operations.Outcome(
+        done=False, phrase="not re-run: succeeded"
+    )
     bad = make_process()
     bad.timeout = timedelta(0)
     outcome = operations.start(bad)

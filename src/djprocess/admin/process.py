@@ -184,7 +184,7 @@ class ProcessAdminMixin:
             offered.append("start")
         if obj.status in status.ACTIVE:
             offered.append("cancel")
-        if obj.status in (status.FAILED, status.TIMED_OUT, status.CANCELLED) and obj.is_finished:
+        if obj.can_restart:
             offered.append("restart")
         opts = obj._meta
         return [
