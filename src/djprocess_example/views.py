@@ -68,6 +68,7 @@ def state(process: ExampleProcess) -> dict[str, Any]:
         "progress_total": process.progress_total,
         "progress_text": display.format_progress(process),
         "duration": display.format_duration(process.duration),
+        "started": process.started_at.strftime("%Y-%m-%d %H:%M:%S") if process.started_at else "",
         "ended": display.ended_how(process),
     }
 

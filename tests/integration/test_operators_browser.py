@@ -157,7 +157,7 @@ def page(browser: object, server: Server) -> Iterator[object]:
     from playwright.sync_api import Browser, expect
 
     assert isinstance(browser, Browser)
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
     context.set_default_timeout(UI_DEADLINE)
     tab = context.new_page()
     tab.goto(server.url + "/")
@@ -190,6 +190,7 @@ def test_start_watch_the_tail_and_progress_then_cancel(
     # The tail appends lines while the run writes them, and the bar moves.
     page.wait_for_function("document.querySelectorAll('#log-lines tr').length >= 4")
     expect(page.get_by_test_id("status")).to_have_attribute("data-status", "running")
+    expect(page.locator("#started")).not_to_have_text("–")
     page.wait_for_function("document.getElementById('progress').value >= 2")
     first = _progress(page)
     page.wait_for_function(f"document.getElementById('progress').value > {first}")

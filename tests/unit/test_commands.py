@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -44,7 +45,7 @@ def test_help_describes_exit_codes(name: str) -> None:
         [sys.executable, "-m", "django", name, "--help"],
         capture_output=True,
         text=True,
-        env={"DJANGO_SETTINGS_MODULE": "djprocess_example.settings_test", "PATH": ""},
+        env={"DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE, "PATH": ""},
         check=False,
     )
     assert result.returncode == 0, result.stderr
@@ -78,7 +79,7 @@ def test_usage_error_exits_2_from_the_command_line() -> None:
         [sys.executable, "-m", "django", "djprocess_cancel", "nosuch.Model", "1"],
         capture_output=True,
         text=True,
-        env={"DJANGO_SETTINGS_MODULE": "djprocess_example.settings_test", "PATH": ""},
+        env={"DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE, "PATH": ""},
         check=False,
     )
     assert result.returncode == 2

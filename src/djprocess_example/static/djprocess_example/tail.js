@@ -51,6 +51,7 @@
     bar.textContent = state.progress_text;
     document.getElementById("progress-text").textContent = state.progress_text || "–";
     document.getElementById("duration").textContent = state.duration || "–";
+    document.getElementById("started").textContent = state.started || "–";
     document.getElementById("ended").textContent = state.ended || "–";
     document.querySelectorAll("form[data-action]").forEach(function (form) {
       form.hidden = actions.indexOf(form.dataset.action) < 0;
