@@ -156,6 +156,9 @@ def test_log_level_time_traceback_and_messages_are_escaped(
     process.execute()
     page = admin_client.get(change_url(process)).content.decode()
     assert XSS not in page
+    changelist = admin_client.get(reverse(CHANGELIST)).content.decode()
+    assert "<script>window" not in changelist
+    assert "ValueError: &lt;script&gt;window.__xss = 1&lt;/script&gt;" in changelist
     assert "&lt;script&gt;window.__xss = 1&lt;/script&gt;" in page
     assert '<tr class="djprocess-level-warning">' in page
     assert "<h2>Traceback</h2>" in page
@@ -243,6 +246,9 @@ def test_log_model_admin_shows_the_process_column_and_filters_by_process(
     assert "from one" in page
     assert "from two" in page
     filtered = admin_client.get(url, {"process": str(one.pk)}).content.decode()
+    bad = admin_client.get(url, {"process": "abc"})
+    assert bad.status_code == 302
+    assert bad["Location"].endswith("?e=1")
     assert "from one" in filtered
     assert "from two" not in filtered
     assert (

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -70,20 +72,30 @@ class ProcessFilter(admin.SimpleListFilter):
     title = "process"
     parameter_name = "process"
 
+    def _selected_pk(self, model: type[Any]) -> Any:
+        """The selected process's primary key, converted; raises
+        ``IncorrectLookupParameters`` (the admin shows its "?e=1" page) if it is not one."""
+        value = self.value()
+        if not value:
+            return None
+        try:
+            return model._meta.get_field("process").target_field.to_python(value)
+        except ValidationError as exc:
+            raise IncorrectLookupParameters(exc) from None
+
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        field = model_admin.model._meta.get_field("process")
-        process_model = field.related_model
+        process_model = model_admin.model._meta.get_field("process").related_model
         newest = list(process_model._default_manager.order_by("-pk")[:20])
-        selected = self.value()
-        if selected and selected not in {str(p.pk) for p in newest}:
+        selected = self._selected_pk(model_admin.model)
+        if selected is not None and selected not in {p.pk for p in newest}:
             newest.extend(process_model._default_manager.filter(pk=selected)[:1])
         return [(str(p.pk), str(p)) for p in newest]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        value = self.value()
-        if not value:
+        selected = self._selected_pk(queryset.model)
+        if selected is None:
             return queryset
-        return queryset.filter(process_id=value)
+        return queryset.filter(process_id=selected)
 
 
 class ProcessLogAdminMixin:
