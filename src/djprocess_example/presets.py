@@ -25,8 +25,8 @@ class Preset:
 #: By name, in the order the UI lists them.
 PRESETS: dict[str, Preset] = {
     "progress": Preset(
-        title="Succeeds, with progress (20 items in 10 s)",
-        fields={"kind": "succeed", "lines": 20, "seconds": 10.0},
+        title="Succeeds, with progress (30 items in 30 s)",
+        fields={"kind": "succeed", "lines": 30, "seconds": 30.0},
     ),
     "fail": Preset(title="Fails (raises RuntimeError)", fields={"kind": "fail"}),
     "overrun": Preset(
