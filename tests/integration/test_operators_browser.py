@@ -234,9 +234,17 @@ def test_html_in_a_log_line_is_shown_as_text_in_the_page_and_the_tail(
     assert page.locator("#log-lines script").count() == 0
     assert page.locator("#log-lines img").count() == 0
     page.screenshot(path=artifacts / "ui-escaped.png", full_page=True)
-    page.click("form[data-action=cancel] button")
+    # Ended elsewhere (a shell): the open page sees it, updates itself and stops polling.
+    server.shell(
+        f"from djprocess_example.models import ExampleProcess as P; P.objects.get(pk={pk}).cancel()"
+    )
+    expect(page.locator("#log")).to_have_attribute("data-tail-state", "ended")
     expect(page.get_by_test_id("status")).to_have_attribute("data-status", "cancelled")
-    expect(page.locator("#log")).to_have_attribute("data-tail-state", "off")
+    expect(page.locator("#log-lines")).to_contain_text("cancelled before it ran")
+    expect(page.locator("form[data-action=restart]")).to_be_visible()
+    expect(page.locator("form[data-action=cancel]")).to_be_hidden()
+    expect(page.get_by_test_id("tail-note")).to_contain_text("The run has ended (Cancelled)")
+    assert page.evaluate("window.__xss") is None
 
 
 def test_admin_change_page_of_a_100000_line_process(
