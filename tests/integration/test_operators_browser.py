@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 pytestmark = [pytest.mark.integration, pytest.mark.celery]
 
@@ -136,15 +137,13 @@ def server(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterato
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Browser]:
     if not shutil.which("chromium") and not Path(CHROMIUM).exists():
         pytest.fail(
             "Chromium is missing: install the Debian package 'chromium' "
             "(apt-get install -y chromium); the browser tests never download one",
             pytrace=False,
         )
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield instance
@@ -152,11 +151,8 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser: object, server: Server) -> Iterator[object]:
+def page(browser: Browser, server: Server) -> Iterator[Page]:
     """A logged-in page (as the demo user)."""
-    from playwright.sync_api import Browser, expect
-
-    assert isinstance(browser, Browser)
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     context.set_default_timeout(UI_DEADLINE)
     tab = context.new_page()
@@ -170,17 +166,13 @@ def page(browser: object, server: Server) -> Iterator[object]:
     context.close()
 
 
-def _progress(tab: object) -> float:
-    value = tab.evaluate("document.getElementById('progress').value")  # type: ignore[attr-defined]
-    return float(value)
+def _progress(tab: Page) -> float:
+    return float(tab.evaluate("document.getElementById('progress').value"))
 
 
 def test_start_watch_the_tail_and_progress_then_cancel(
-    page: object, server: Server, artifacts: Path
+    page: Page, server: Server, artifacts: Path
 ) -> None:
-    from playwright.sync_api import Page, expect
-
-    assert isinstance(page, Page)
     page.screenshot(path=artifacts / "ui-list.png", full_page=True)
     page.select_option("select[name=preset]", "progress")
     page.click("text=New process")
@@ -211,11 +203,8 @@ def test_start_watch_the_tail_and_progress_then_cancel(
 
 
 def test_html_in_a_log_line_is_shown_as_text_in_the_page_and_the_tail(
-    page: object, server: Server, artifacts: Path
+    page: Page, server: Server, artifacts: Path
 ) -> None:
-    from playwright.sync_api import Page, expect
-
-    assert isinstance(page, Page)
     pk = server.shell(
         "from djprocess_example.models import ExampleProcess as P; "
         f"p = P.objects.create(kind='sleep', seconds=60); p.log({XSS!r}); print(p.pk)"
@@ -248,11 +237,8 @@ def test_html_in_a_log_line_is_shown_as_text_in_the_page_and_the_tail(
 
 
 def test_admin_change_page_of_a_100000_line_process(
-    page: object, server: Server, artifacts: Path
+    page: Page, server: Server, artifacts: Path
 ) -> None:
-    from playwright.sync_api import Page, expect
-
-    assert isinstance(page, Page)
     pk, count = server.shell(
         "from djprocess.logs import LogEntry; "
         "from djprocess_example.models import ExampleProcess as P; "
