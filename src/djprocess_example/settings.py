@@ -11,7 +11,9 @@ Environment knobs (all optional):
 * ``EXAMPLE_VISIBILITY_TIMEOUT``: seconds, the Redis broker's ``visibility_timeout``
   (default: kombu's, one hour): how long an unacknowledged message held by a worker
   that died waits before it is delivered again;
-* ``EXAMPLE_KILL_TERM_RETRIES`` / ``EXAMPLE_KILL_TERM_WAIT_SECONDS``: the kill escalation.
+* ``EXAMPLE_KILL_TERM_RETRIES`` / ``EXAMPLE_KILL_TERM_WAIT_SECONDS``: the kill escalation;
+* ``EXAMPLE_SQL_LOG``: a file to which each web request's SQL statements are appended
+  (:mod:`djprocess_example.sqllog`; for tests).
 """
 
 from __future__ import annotations
@@ -67,6 +69,10 @@ TEMPLATES = [
         },
     }
 ]
+#: ``EXAMPLE_SQL_LOG``: a file to write each request's SQL to (the browser tests count queries).
+EXAMPLE_SQL_LOG = os.environ.get("EXAMPLE_SQL_LOG", "")
+if EXAMPLE_SQL_LOG:
+    MIDDLEWARE.append("djprocess_example.sqllog.SQLLogMiddleware")
 STATIC_URL = "/static/"
 LOGIN_URL = "djprocess_example:login"
 LOGIN_REDIRECT_URL = "djprocess_example:process_list"
