@@ -99,6 +99,20 @@ def restart(process: BaseProcess) -> Outcome:
     return Outcome(done=True, phrase="re-run")
 
 
+def offered(process: BaseProcess) -> list[str]:
+    """The actions that make sense for ``process`` as last loaded, in :data:`ACTIONS` order:
+    ``start`` while pending and undispatched, ``cancel`` while pending or running,
+    ``restart`` once it ended failed, timed out or cancelled and is finished."""
+    names = []
+    if process.status == status.PENDING and process.dispatched_at is None:
+        names.append("start")
+    if process.status in status.ACTIVE:
+        names.append("cancel")
+    if process.can_restart:
+        names.append("restart")
+    return names
+
+
 #: The functions behind :data:`ACTIONS`.
 FUNCTIONS: dict[str, Callable[[BaseProcess], Outcome]] = {
     "start": start,

@@ -21,7 +21,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from djprocess import display, operations, status
+from djprocess import display, operations
 from djprocess.admin.logs import log_page
 from djprocess_example.models import ExampleProcess
 from djprocess_example.presets import PRESETS
@@ -47,14 +47,7 @@ def allowed_actions(request: HttpRequest, process: ExampleProcess) -> list[str]:
     opts = ExampleProcess._meta
     if not request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}"):
         return []
-    offered = []
-    if process.status == status.PENDING and process.dispatched_at is None:
-        offered.append("start")
-    if process.status in status.ACTIVE:
-        offered.append("cancel")
-    if process.can_restart:
-        offered.append("restart")
-    return offered
+    return operations.offered(process)
 
 
 def state(process: ExampleProcess) -> dict[str, Any]:

@@ -86,3 +86,15 @@ def test_format_progress_and_ended_how() -> None:
     assert display.ended_how(process) == "by watchdog; SIGKILL after 3 SIGTERM"
     failed = ExampleProcess(status="failed", exception="RuntimeError: boom\nmore")
     assert display.ended_how(failed) == "RuntimeError: boom"
+
+
+@pytest.mark.django_db
+def test_offered_actions_follow_the_status(make_process: Callable[..., ExampleProcess]) -> None:
+    process = make_process()
+    assert operations.offered(process) == ["start", "cancel"]
+    process.cancel()
+    process.refresh_from_db()
+    assert operations.offered(process) == ["restart"]
+    process.restart()  # eager Celery: runs and succeeds at once
+    process.refresh_from_db()
+    assert operations.offered(process) == []

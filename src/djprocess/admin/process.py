@@ -179,13 +179,6 @@ class ProcessAdminMixin:
     def _buttons(self, request: HttpRequest, obj: BaseProcess) -> list[tuple[str, str]]:
         if not self.has_change_permission(request, obj):  # type: ignore[attr-defined]
             return []
-        offered = []
-        if obj.status == status.PENDING and obj.dispatched_at is None:
-            offered.append("start")
-        if obj.status in status.ACTIVE:
-            offered.append("cancel")
-        if obj.can_restart:
-            offered.append("restart")
         opts = obj._meta
         return [
             (
@@ -195,7 +188,7 @@ class ProcessAdminMixin:
                     args=[obj.pk, name],
                 ),
             )
-            for name in offered
+            for name in operations.offered(obj)
         ]
 
     def get_urls(self) -> list[URLPattern]:
