@@ -150,14 +150,15 @@ def server(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterato
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not shutil.which("chromium") and not Path(CHROMIUM).exists():
+    executable = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    if executable is None:
         pytest.fail(
             "Chromium is missing: install the Debian package 'chromium' "
             "(apt-get install -y chromium); the browser tests never download one",
             pytrace=False,
         )
     with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield instance
         instance.close()
 
