@@ -235,6 +235,10 @@ WHEEL_MUST_CONTAIN = (
     "djprocess_celery/py.typed",
     "djprocess_example/py.typed",
     "djprocess_example/migrations/__init__.py",
+    "djprocess/templates/admin/djprocess/process_change_form.html",
+    "djprocess/static/djprocess/admin.css",
+    "djprocess_example/static/djprocess_example/bulma/bulma.min.css",
+    "djprocess_example/static/djprocess_example/bulma/LICENSE",
 )
 
 

@@ -48,9 +48,11 @@ class ExampleProcess(BaseProcess):
         getattr(self, f"_run_{self.kind}")()
 
     def _run_succeed(self) -> None:
+        self.set_progress(0, self.lines)
         for number in range(1, self.lines + 1):
             self.log(f"working on item {number}/{self.lines}")
             time.sleep(self.seconds / max(self.lines, 1))
+            self.set_progress(number, self.lines)
         logger.info("a library logger speaking from inside run()")
         self.log("all items done")
 

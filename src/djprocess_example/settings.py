@@ -11,7 +11,9 @@ Environment knobs (all optional):
 * ``EXAMPLE_VISIBILITY_TIMEOUT``: seconds, the Redis broker's ``visibility_timeout``
   (default: kombu's, one hour): how long an unacknowledged message held by a worker
   that died waits before it is delivered again;
-* ``EXAMPLE_KILL_TERM_RETRIES`` / ``EXAMPLE_KILL_TERM_WAIT_SECONDS``: the kill escalation.
+* ``EXAMPLE_KILL_TERM_RETRIES`` / ``EXAMPLE_KILL_TERM_WAIT_SECONDS``: the kill escalation;
+* ``EXAMPLE_SQL_LOG``: a file to which each web request's SQL statements are appended
+  (:mod:`djprocess_example.sqllog`; for tests).
 """
 
 from __future__ import annotations
@@ -32,12 +34,49 @@ ROOT_URLCONF = "djprocess_example.urls"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [
+    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
     "djprocess",
     "djprocess_celery",
     "djprocess_example",
 ]
+
+# The web UI (``python -m djprocess_example runserver``) and the admin.
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    }
+]
+#: ``EXAMPLE_SQL_LOG``: a file to write each request's SQL to (the browser tests count queries).
+EXAMPLE_SQL_LOG = os.environ.get("EXAMPLE_SQL_LOG", "")
+if EXAMPLE_SQL_LOG:
+    MIDDLEWARE.append("djprocess_example.sqllog.SQLLogMiddleware")
+STATIC_URL = "/static/"
+LOGIN_URL = "djprocess_example:login"
+LOGIN_REDIRECT_URL = "djprocess_example:process_list"
+LOGOUT_REDIRECT_URL = "djprocess_example:login"
 
 
 def database_from_url(url: str) -> dict[str, Any]:
