@@ -96,6 +96,11 @@ class Worker:
                 continue
         return found
 
+    def request_stop(self) -> None:
+        """Begin a warm shutdown (SIGTERM) without waiting for it."""
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+
     def stop(self, timeout: float = 15.0) -> None:
         """Warm shutdown (SIGTERM), then SIGKILL to the whole session after ``timeout``."""
         if self.popen is None:
@@ -112,6 +117,15 @@ class Worker:
         self.popen.wait(timeout)
         if self._log is not None:
             self._log.close()
+
+
+def stop_all(workers: list[Worker], timeout: float = 15.0) -> None:
+    """Stop ``workers`` together: every one begins its warm shutdown at once, then each is
+    waited for (and SIGKILLed after ``timeout``)."""
+    for worker in workers:
+        worker.request_stop()
+    for worker in workers:
+        worker.stop(timeout)
 
 
 def wait_until_ready(app: Any, workers: list[Worker], timeout: float = 60.0) -> None:
