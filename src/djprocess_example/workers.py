@@ -31,6 +31,8 @@ class Worker:
     log_path: Path
     app: str = "djprocess_example.celery"
     extra_args: tuple[str, ...] = ()
+    #: A command the worker runs under, e.g. ``("unshare", "--pid", "--fork", "--mount-proc")``.
+    prefix: tuple[str, ...] = ()
     name: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     popen: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
@@ -43,6 +45,7 @@ class Worker:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
         command = [
+            *self.prefix,
             sys.executable,
             "-m",
             "celery",
@@ -109,9 +112,11 @@ class Worker:
             self.popen.send_signal(signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout)
-        for proc in self.session_processes():
+        left = self.session_processes()
+        for proc in left:
             with contextlib.suppress(psutil.Error):
                 proc.kill()
+        psutil.wait_procs(left, timeout=timeout)
         if self.popen.poll() is None:
             self.popen.kill()
         self.popen.wait(timeout)

@@ -287,6 +287,7 @@ class Cluster:
     process_concurrency: int = 3
     supervisor_concurrency: int = 2
     extra_env: dict[str, str] = field(default_factory=dict)
+    worker_prefix: tuple[str, ...] = ()
     process_workers: list[Worker] = field(default_factory=list)
     supervisor_workers: list[Worker] = field(default_factory=list)
     stopped: list[Worker] = field(default_factory=list)
@@ -328,7 +329,11 @@ class Cluster:
     def _worker(self, queue: str, concurrency: int, role: str) -> Worker:
         index = len(self.workers) + len(self.stopped)
         return Worker(
-            queue, concurrency, self.env, self.state_dir / f"{self.tag}-{role}-{index}.log"
+            queue,
+            concurrency,
+            self.env,
+            self.state_dir / f"{self.tag}-{role}-{index}.log",
+            prefix=self.worker_prefix,
         )
 
     def add_process_worker(self, concurrency: int | None = None) -> Worker:

@@ -243,6 +243,59 @@ def test_a_run_that_kills_its_own_process_fails_and_the_pool_goes_on(cluster: Cl
     assert follow_up.status == "succeeded"
 
 
+def test_workers_sharing_dev_shm_but_not_a_pid_namespace_stop_only_their_own_run(
+    make_cluster: Any,
+) -> None:
+    # Two containers in one pod, or `docker --ipc=host`: same /dev/shm, separate pids, so
+    # both pool children may have the same pid. A stop must reach the right run, at once.
+    cluster = make_cluster(
+        process_concurrency=1, worker_prefix=("unshare", "--pid", "--fork", "--mount-proc")
+    )
+    cluster.add_process_worker()
+    cluster.ready()
+    first = wait_running(launch("sleep", seconds=60))
+    second = wait_running(launch("sleep", seconds=60))
+    assert reload(first).worker_hostname != reload(second).worker_hostname
+
+    assert reload(first).cancel() is True
+
+    row = reload(first)
+    assert row.finished_at is not None
+    assert row.termination == f"exited after SIGTERM 1/{cluster.retries}"
+    assert reload(second).status == "running"
+    assert "finally block ran" not in log_messages(second)
+    assert reload(second).cancel() is True
+    assert reload(second).termination == f"exited after SIGTERM 1/{cluster.retries}"
+
+
+def test_the_worker_lost_receiver_survives_a_stale_database_session(make_cluster: Any) -> None:
+    cluster = make_cluster()
+    (worker,) = cluster.process_workers
+    first = wait_running(launch("sleep", seconds=60))
+    os.kill(reload(first).worker_pid, signal.SIGKILL)
+    assert wait_finished(first, timeout=10).status == "failed"
+    # The worker's main process now holds a database session: end it on the server.
+    ports = [
+        c.laddr.port
+        for c in psutil.Process(worker.pid).net_connections(kind="tcp")
+        if c.raddr and c.raddr.port == 5432
+    ]
+    assert ports, "the worker's main process keeps no database connection"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE client_port = ANY(%s)",
+            [ports],
+        )
+        assert cursor.fetchone()[0] >= 1
+    more = [wait_running(launch("sleep", seconds=60)) for _ in range(2)]
+    for process in more:
+        os.kill(reload(process).worker_pid, signal.SIGKILL)
+    for process in more:
+        row = wait_finished(process, timeout=10)
+        assert row.status == "failed"
+        assert "worker lost" in row.termination
+
+
 # -- Kind 2: no process stays pending or running forever --------------------------------
 
 
