@@ -283,7 +283,8 @@ def test_the_worker_lost_receiver_survives_a_stale_database_session(make_cluster
     assert ports, "the worker's main process keeps no database connection"
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE client_port = ANY(%s)",
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE client_port = ANY(%s)",
             [ports],
         )
         assert cursor.fetchone()[0] >= 1
