@@ -56,6 +56,11 @@ def rss_mb(pid: int) -> float:
     return total / 1e6
 
 
+def _median_max(values: Any) -> list[float]:
+    found = sorted(values)
+    return [round(statistics.median(found), 3), round(found[-1], 3)] if found else []
+
+
 def _received(log: str, task: str) -> int:
     """How many ``task`` messages a worker log says it received."""
     return sum(1 for line in log.splitlines() if f"{task}[" in line and "received" in line)
@@ -188,6 +193,12 @@ def run(args: argparse.Namespace, env: dict[str, str], state: Path) -> int:
         "overruns_stopped_on_time": len(on_time),
         "overruns_recorded_succeeded": sum(1 for p in overrun if p.status == "succeeded"),
         "late_by_s_median": round(statistics.median(late), 2) if late else 0.0,
+        # SIGTERM obeyed: finished_at - (started_at + timeout), the stop and its record.
+        "stop_after_deadline_s_median_max": _median_max(
+            (p.finished_at - p.started_at).total_seconds() - TIMEOUT
+            for p in overrun
+            if p.finished_at
+        ),
         "quick_succeeded": sum(1 for p in rows if p.seconds < TIMEOUT and p.status == "succeeded"),
         "watchdog_tasks_per_process": round(_received(supervisor_log, "djprocess.watchdog") / n, 3),
         "memory_mb_processes_at_10pct_and_end": [round(m, 1) for m in memory["processes"]],
