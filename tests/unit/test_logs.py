@@ -210,6 +210,38 @@ def test_records_inside_run_are_captured_with_their_level(make: Make) -> None:
     assert [line.message for line in other.logs.all()] == ["for the other one"]
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "djprocess",
+        "djprocess.logs",
+        "djprocess_celery",
+        "djprocess_celery.tasks",
+        "djprocess_celery.backend",
+        "celery",
+        "celery.worker.strategy",
+        "celery.app.trace",
+        "kombu.connection",
+        "amqp.connection",
+        "billiard.pool",
+        "django.db.backends",
+    ],
+)
+def test_djprocess_and_worker_internals_are_not_captured(make: Make, name: str) -> None:
+    process = make()
+    with logcapture.capture(process):
+        logging.getLogger(name).error("internal")
+    assert process.log_count() == 0
+
+
+@pytest.mark.parametrize("name", ["djprocess_example.work", "celeryish", "kombucha.brew", "app"])
+def test_loggers_that_only_look_alike_are_captured(make: Make, name: str) -> None:
+    process = make()
+    with logcapture.capture(process):
+        logging.getLogger(name).error("user code")
+    assert [line.message for line in process.logs.all()] == ["user code"]
+
+
 def test_capture_level_setting(make: Make) -> None:
     process = make()
     logger = logging.getLogger("some.library")
