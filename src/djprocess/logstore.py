@@ -90,12 +90,26 @@ def _sticky(conn: BaseDatabaseWrapper) -> bool:
 def _side_for(conn: BaseDatabaseWrapper) -> bool:
     """True if a write must not open or use this thread's connection at all."""
     if logconn.inherited(conn):
-        return True
+        # An in-memory SQLite database exists only in this process's copy of memory.
+        in_memory = getattr(conn, "is_in_memory_db", None)
+        return not (callable(in_memory) and in_memory())
     return (
         conn.vendor != "sqlite"
         and conn.connection is None
         and threading.current_thread() is not threading.main_thread()
     )
+
+
+def _close_side_on_commit(conn: BaseDatabaseWrapper) -> None:
+    """Outside ``run()`` (which closes it when it ends), close the side connection when the
+    caller's transaction commits, rather than leave it open for the life of the process."""
+    from djprocess.logcapture import current_process  # logcapture imports this module
+
+    if current_process() is not None:
+        return
+    if getattr(conn, "_djprocess_close_hook", None) is not conn.run_on_commit:
+        transaction.on_commit(logconn.close, using=conn.alias, robust=True)
+        conn._djprocess_close_hook = conn.run_on_commit  # type: ignore[attr-defined]
 
 
 def _write(db: str, target: Target, rows: list[Row]) -> list[int]:
@@ -109,7 +123,9 @@ def _write(db: str, target: Target, rows: list[Row]) -> list[int]:
         return logsql.store(conn, target, rows)
     if conn.vendor == "postgresql" and not _sticky(conn):
         try:
-            return logconn.write(conn, target, rows, bounded=True)
+            sequences = logconn.write(conn, target, rows, bounded=True)
+            _close_side_on_commit(conn)
+            return sequences
         except logconn.Unavailable as exc:
             logger.debug(
                 "log write for %s pk=%s on the caller's connection: %s",
