@@ -216,13 +216,12 @@ def write(process: BaseProcess, rows: list[Row]) -> list[int]:
     (0 for lines deferred because the caller's transaction is broken)."""
     if not rows:
         return []
-    log_model, _ = type(process).log_model()
-    db = router.db_for_write(log_model, instance=process)
-    target = Target.of(process)
 
     def store() -> list[int]:
+        log_model, _ = type(process).log_model()
+        db = router.db_for_write(log_model, instance=process)
         replay(db)
-        return _write(db, target, rows)
+        return _write(db, Target.of(process), rows)
 
     return deferring_signals(store)
 
