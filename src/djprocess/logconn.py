@@ -84,8 +84,10 @@ class _Side:
         settings_dict["AUTOCOMMIT"] = True
         self.snapshot = _snapshot(template.settings_dict)
         self.lock = threading.Lock()
+        # Its own alias: it is not one of django.db.connections (and test cases that limit
+        # the aliases a test may use treat it as the dynamically created connection it is).
         wrapper = load_backend(settings_dict["ENGINE"]).DatabaseWrapper(
-            settings_dict, template.alias
+            settings_dict, f"{template.alias}__djprocess_log"
         )
         self.wrapper = cast(BaseDatabaseWrapper, wrapper)
         self.wrapper.inc_thread_sharing()  # used by every thread, one at a time (the lock)
@@ -183,18 +185,26 @@ class _Transaction:
 def _bounded(
     wrapper: BaseDatabaseWrapper, target: logsql.Target, rows: Sequence[logsql.Row]
 ) -> list[int]:
-    try:
+    def begin() -> None:
+        # Connecting may run a query too (Django sets the time zone if it differs).
         wrapper.ensure_connection()
-        with _Transaction(wrapper):
+        wrapper.set_autocommit(False)
+        with wrapper.cursor() as cursor:
             # Transaction-local: nothing outlives this transaction on a pooled server.
-            _cut_after(
-                WAIT_SECONDS,
-                wrapper,
-                lambda: wrapper.cursor().execute(
-                    f"SET LOCAL lock_timeout = '{int(LOCK_TIMEOUT_MS)}ms'"
-                ),
-            )
-            return logsql.store(wrapper, target, rows)
+            cursor.execute(f"SET LOCAL lock_timeout = '{int(LOCK_TIMEOUT_MS)}ms'")
+
+    try:
+        try:
+            _cut_after(WAIT_SECONDS, wrapper, begin)
+            sequences = logsql.store(wrapper, target, rows)
+        except BaseException:
+            if wrapper.connection is not None and not wrapper.get_autocommit():
+                wrapper.rollback()
+                wrapper.set_autocommit(True)
+            raise
+        wrapper.commit()
+        wrapper.set_autocommit(True)
+        return sequences
     except (DatabaseError, target.model.DoesNotExist) as exc:
         wrapper.close()
         raise Unavailable(str(exc)) from exc
@@ -210,10 +220,10 @@ def _cut_after(seconds: float, wrapper: BaseDatabaseWrapper, call: Callable[[], 
     """
     guard = threading.Lock()  # the cut never lands once call() has returned
     done = False
-    fileno = _fileno(wrapper)
 
     def cut() -> None:
         with guard:
+            fileno = _fileno(wrapper)  # known once the driver has connected
             if done or fileno is None:
                 return
             try:

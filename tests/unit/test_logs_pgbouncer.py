@@ -24,6 +24,8 @@ from django.db import connection, connections, transaction
 from djprocess import logstore
 from djprocess_example.models import ExampleProcess
 
+# The pgbouncer fixture is module-scoped so that its database aliases exist when each test's
+# test case is set up ("__all__" is every alias known then).
 pytestmark = [
     pytest.mark.django_db(transaction=True, databases="__all__"),
     pytest.mark.skipif(
@@ -51,8 +53,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def pgbouncer(django_db_blocker: Any) -> Iterator[int]:
+@pytest.fixture(scope="module")
+def pgbouncer(django_db_setup: None) -> Iterator[int]:
     """A pgbouncer (transaction pooling) with a database entry per :data:`POOLS` (pool
     size as given), each pointing at the PostgreSQL test database; yields its port."""
     binary = _binary()
