@@ -118,8 +118,7 @@ def _lock_timeouts(port: int, name: str, clients: int) -> list[str]:
     """``lock_timeout`` as seen by ``clients`` concurrent transactions (one per server)."""
     user = connection.settings_dict["USER"]
     conns = [
-        psycopg.connect(host="127.0.0.1", port=port, dbname=name, user=user)
-        for _ in range(clients)
+        psycopg.connect(host="127.0.0.1", port=port, dbname=name, user=user) for _ in range(clients)
     ]
     try:
         return [str(c.execute("SHOW lock_timeout").fetchone()[0]) for c in conns]  # type: ignore[index]

@@ -7,11 +7,13 @@ Labels are resolved with the installed apps (a proxy has no table of its own, an
 process models belong to apps this migration cannot depend on); unknown labels are left alone.
 """
 
+from typing import Any
+
 from django.apps import apps as installed_apps
 from django.db import migrations, models
 
 
-def merge_proxy_counters(apps, schema_editor):
+def merge_proxy_counters(apps: Any, schema_editor: Any) -> None:
     LogCounter = apps.get_model("djprocess", "LogCounter")
     db = schema_editor.connection.alias if schema_editor is not None else "default"
     counters = LogCounter._base_manager.using(db)
