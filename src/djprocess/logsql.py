@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import IntegrityError
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -91,7 +91,11 @@ def _log_rows(target: Target, rows: Sequence[Row]) -> tuple[list[Field[Any, Any]
         )
         for message, level, extra, created in rows
     ]
-    fields = [f for f in log_model._meta.concrete_fields if not f.primary_key]
+    fields = [
+        f
+        for f in log_model._meta.concrete_fields
+        if not f.primary_key and not getattr(f, "generated", False)
+    ]
     return fields, objs
 
 
@@ -126,8 +130,56 @@ def _missing(conn: BaseDatabaseWrapper, target: Target) -> Exception:
 
 
 def _one_statement(conn: BaseDatabaseWrapper, target: Target, rows: Sequence[Row]) -> list[int]:
-    qn = conn.ops.quote_name
     fields, objs = _log_rows(target, rows)
+    if len(objs) > 1:
+        types = [f.db_type(conn) for f in fields if f.attname != "sequence"]
+        if all(types):
+            return _unnest_statement(conn, target, fields, objs, cast(list[str], types))
+    return _values_statement(conn, target, fields, objs)
+
+
+def _unnest_statement(
+    conn: BaseDatabaseWrapper,
+    target: Target,
+    fields: list[Field[Any, Any]],
+    objs: list[Model],
+    types: list[str],
+) -> list[int]:
+    """Many lines: one array per column, unnested, so the statement's text does not
+    grow with the number of lines (the driver parses it once, not once per size)."""
+    qn = conn.ops.quote_name
+    upsert, upsert_params = _counter_upsert(conn, target)
+    count = len(objs)
+    columns = [f for f in fields if f.attname != "sequence"]
+    arrays = [[f.get_db_prep_save(f.pre_save(obj, True), conn) for obj in objs] for f in columns]
+    names = [f"a{index}" for index in range(len(columns))]
+    selected = [
+        f"c.{qn('value')} - {count} + t.ord"
+        if f.attname == "sequence"
+        else f"t.a{columns.index(f)}"
+        for f in fields
+    ]
+    log_meta = objs[0]._meta
+    sql = (
+        f"WITH c AS ({upsert}) "
+        f"INSERT INTO {qn(log_meta.db_table)} ({', '.join(qn(str(f.column)) for f in fields)}) "
+        f"SELECT {', '.join(selected)} FROM c, unnest("
+        + ", ".join(f"%s::{db_type}[]" for db_type in types)
+        + f") WITH ORDINALITY AS t({', '.join(names)}, ord) "
+        f"RETURNING {qn(_sequence_column(log_meta.model))}"
+    )
+    with conn.cursor() as cursor:
+        cursor.execute(sql, [upsert_params[0], upsert_params[1], count, upsert_params[2], *arrays])
+        found = sorted(int(row[0]) for row in cursor.fetchall())
+    if not found:  # the counter CTE returned no row: the process does not exist
+        raise _missing(conn, target)
+    return found
+
+
+def _values_statement(
+    conn: BaseDatabaseWrapper, target: Target, fields: list[Field[Any, Any]], objs: list[Model]
+) -> list[int]:
+    qn = conn.ops.quote_name
     upsert, upsert_params = _counter_upsert(conn, target)
     count = len(objs)
     params: list[Any] = [upsert_params[0], upsert_params[1], count, upsert_params[2]]
