@@ -147,11 +147,17 @@ def write(
     visible to the side connection.
     """
     side = _side(template)
+    if bounded:
+        # Another thread's write may itself wait for a lock this caller's transaction holds.
+        if not side.lock.acquire(timeout=WAIT_SECONDS):
+            raise Unavailable("the side connection is busy")
+        try:
+            return _bounded(side.wrapper, target, rows)
+        finally:
+            side.lock.release()
     with side.lock:
         wrapper = side.wrapper
         try:
-            if bounded:
-                return _bounded(wrapper, target, rows)
             if logsql.needs_transaction(wrapper, len(rows)):
                 with _Transaction(wrapper):
                     return logsql.store(wrapper, target, rows)

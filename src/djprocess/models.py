@@ -9,7 +9,9 @@
             self.log(f"Exporting {self.path}")
 
     class ExportProcessLog(BaseProcessLog):
-        process = models.ForeignKey(ExportProcess, on_delete=models.CASCADE, related_name="logs")
+        process = models.ForeignKey(
+            ExportProcess, on_delete=models.CASCADE, related_name="logs", db_index=False
+        )
 """
 
 from __future__ import annotations
@@ -273,7 +275,8 @@ class BaseProcess(TimeStampedModel, StatusModel):
 
 class BaseProcessLog(models.Model):
     """One log line of a process. Subclasses add
-    ``process = models.ForeignKey(<Process>, on_delete=models.CASCADE, related_name="logs")``.
+    ``process = models.ForeignKey(<Process>, on_delete=models.CASCADE, related_name="logs",
+    db_index=False)`` (the unique ``(process, sequence)`` constraint is its index).
 
     ``sequence`` is 1, 2, … per process with no gaps; order by it, never by id or time.
     """

@@ -208,3 +208,53 @@ def test_a_sigterm_never_loses_a_line_being_written() -> None:
         elif any("were stored" in note for note in outcome[2]):
             assert message in stored, outcome
     # (A raise without the note came before the write began or after log() was done.)
+
+
+def test_a_thread_waiting_for_the_callers_lock_does_not_hang_the_caller() -> None:
+    """The caller's transaction locks the process row; a thread's log write waits for that
+    lock on the shared side connection. The caller's own log() must not wait for the thread
+    forever: it gives up on the side connection and writes on its own, where the two writes
+    form a deadlock that PostgreSQL breaks (the caller's log() raises DeadlockDetected) or
+    not; either way both sides go on and what was stored is gapless."""
+    from django.db import OperationalError
+
+    process = ExampleProcess.objects.create()
+    errors: list[BaseException] = []
+    caller: list[object] = []
+
+    def thread_logs() -> None:
+        try:
+            process.log("from the thread")
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=thread_logs)
+    with transaction.atomic():
+        ExampleProcess.objects.select_for_update().get(pk=process.pk)
+        thread.start()
+        wait_for(
+            lambda: bool(errors) or _waiting_for_a_lock() > 0,
+            "the thread's write to wait for the row lock",
+        )
+        try:
+            caller.append(process.log("from the caller"))
+        except OperationalError as exc:  # DeadlockDetected
+            caller.append(exc)
+    thread.join(30)
+    assert not thread.is_alive()
+    assert not errors, errors
+    found = lines(process)
+    assert [s for s, _ in found] == list(range(1, len(found) + 1))
+    expected = {"from the thread"} | ({"from the caller"} if caller == [2] else set())
+    assert {m for _, m in found} == expected, caller
+
+
+def _waiting_for_a_lock() -> int:
+    with connection.cursor() as cursor:
+        # Inside a transaction the statistics are a snapshot taken at their first read.
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'"
+        )
+        return int(cursor.fetchone()[0])
