@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 #: Lines per ``INSERT`` statement (and the most one single-statement write takes).
 INSERT_CHUNK = 1000
 
+#: Statement texts by shape (backend class, models, lines): built once, not per line.
+_SQL: dict[tuple[Any, ...], str] = {}
+
 #: One line ready to store: ``(message, level, extra, created)``.
 Row = tuple[str, str, dict[str, Any], datetime]
 
@@ -179,30 +182,41 @@ def _unnest_statement(
 def _values_statement(
     conn: BaseDatabaseWrapper, target: Target, fields: list[Field[Any, Any]], objs: list[Model]
 ) -> list[int]:
-    qn = conn.ops.quote_name
-    upsert, upsert_params = _counter_upsert(conn, target)
     count = len(objs)
+    _, upsert_params = _counter_upsert(conn, target)
     params: list[Any] = [upsert_params[0], upsert_params[1], count, upsert_params[2]]
-    tuples: list[str] = []
-    for index, obj in enumerate(objs):
-        cells: list[str] = []
-        for field in fields:
-            if field.attname == "sequence":
-                # Numbered from the counter's new value; NULL (refused: NOT NULL) if the
-                # process does not exist and the CTE returned no row.
-                cells.append(f"(SELECT {qn('value')} FROM c) - {count - 1 - index}")
-            else:
-                cells.append("%s")
-                params.append(field.get_db_prep_save(field.pre_save(obj, True), conn))
-        tuples.append(f"({', '.join(cells)})")
+    for obj in objs:
+        params.extend(
+            field.get_db_prep_save(field.pre_save(obj, True), conn)
+            for field in fields
+            if field.attname != "sequence"
+        )
     log_meta = objs[0]._meta
     sequence_column = _sequence_column(log_meta.model)
-    sequence = qn(sequence_column)
-    sql = (
-        f"WITH c AS ({upsert}) "
-        f"INSERT INTO {qn(log_meta.db_table)} ({', '.join(qn(str(f.column)) for f in fields)}) "
-        f"VALUES {', '.join(tuples)} RETURNING {sequence}"
-    )
+    key = ("values", type(conn), target.model, log_meta.model, count)
+    sql = _SQL.get(key)
+    if sql is None:
+        qn = conn.ops.quote_name
+        upsert, _ = _counter_upsert(conn, target)
+        tuples: list[str] = []
+        for index in range(count):
+            # Numbered from the counter's new value; NULL (refused: NOT NULL) if the
+            # process does not exist and the CTE returned no row.
+            cells = [
+                f"(SELECT {qn('value')} FROM c) - {count - 1 - index}"
+                if field.attname == "sequence"
+                else "%s"
+                for field in fields
+            ]
+            tuples.append(f"({', '.join(cells)})")
+        sql = (
+            f"WITH c AS ({upsert}) "
+            f"INSERT INTO {qn(log_meta.db_table)} "
+            f"({', '.join(qn(str(f.column)) for f in fields)}) "
+            f"VALUES {', '.join(tuples)} RETURNING {qn(sequence_column)}"
+        )
+        if count == 1:  # the common shape; other sizes are not worth keeping
+            _SQL[key] = sql
     try:
         with conn.cursor() as cursor:
             cursor.execute(sql, params)
