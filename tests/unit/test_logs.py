@@ -55,6 +55,22 @@ def test_log_returns_consecutive_sequences_from_one(make: Make) -> None:
     assert (last.level, last.message, last.extra) == ("WARNING", "b", {"k": [1, 2]})
 
 
+def test_log_many_takes_plain_strings_and_entries(make: Make) -> None:
+    process = make()
+    assert process.log_many(["a", LogEntry(message="b", level="ERROR"), "c"]) == [1, 2, 3]
+    found = list(process.logs.order_by("sequence").values_list("message", "level", "extra"))
+    assert found == [("a", "INFO", {}), ("b", "ERROR", {}), ("c", "INFO", {})]
+
+
+@pytest.mark.parametrize("count", [1, 2, 1001])
+def test_writes_of_any_size_to_a_deleted_process_raise(make: Make, count: int) -> None:
+    process = make()
+    ExampleProcess.objects.filter(pk=process.pk).delete()
+    with pytest.raises(ExampleProcess.DoesNotExist):
+        process.log_many([f"line {n}" for n in range(count)])
+    assert not LogCounter.objects.filter(object_id=str(process.pk)).exists()
+
+
 def test_sequences_are_per_process(make: Make) -> None:
     first, second = make(), make()
     first.log("x")
