@@ -90,6 +90,7 @@ PG_PATHS = (
     "tests/unit/test_logs_proxy.py",
     "tests/unit/test_logs_sources.py",
     "tests/unit/test_logs_pgbouncer.py",
+    "tests/unit/test_logs_django_internals.py",
 )
 
 
