@@ -136,9 +136,12 @@ def close() -> None:
 
 
 def write(
-    template: BaseDatabaseWrapper, target: logsql.Target, rows: Sequence[logsql.Row], *,
+    template: BaseDatabaseWrapper,
+    target: logsql.Target,
+    rows: Sequence[logsql.Row],
+    *,
     bounded: bool,
-) -> list[int]:  # fmt: skip
+) -> list[int]:
     """Store ``rows`` on the side connection for ``template``'s database and commit.
 
     ``bounded=False``: as any query would (errors propagate: ``DoesNotExist``,
