@@ -52,6 +52,12 @@ class Unavailable(Exception):
     the caller writes on its own connection instead."""
 
 
+class Busy(Unavailable):
+    """Another thread's write held the side connection for the whole wait: it may itself be
+    waiting for a lock the caller's transaction holds, so the caller must not write on its
+    own connection either (the two writes would deadlock on the counter row)."""
+
+
 # -- who opened a connection ------------------------------------------------------------------
 
 
@@ -153,7 +159,7 @@ def write(
     if bounded:
         # Another thread's write may itself wait for a lock this caller's transaction holds.
         if not side.lock.acquire(timeout=WAIT_SECONDS):
-            raise Unavailable("the side connection is busy")
+            raise Busy("the side connection is busy")
         try:
             return _bounded(side.wrapper, target, rows)
         finally:

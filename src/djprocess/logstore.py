@@ -15,7 +15,10 @@ besides the caller's are :mod:`djprocess.logconn`'s. A write goes:
   ``lock_timeout``, a cut-off wait for a server connection): if the caller's own transaction
   holds a lock the write needs (``select_for_update()`` on the process row), the pool has no
   free server, or the process row is not committed yet, it falls back (below), for the rest of
-  the caller's transaction.
+  the caller's transaction. If another thread's write held the side connection all that time
+  (it may wait for a lock the caller holds), the lines are deferred instead (``log()``
+  returns 0) and written once the caller's transaction has ended: writing them on the
+  caller's connection would deadlock with that write on the counter row.
 * Fallback, and always on SQLite inside an atomic block (a second connection cannot write
   while the caller holds SQLite's write lock): the lines are written on the caller's
   connection in a savepoint. They are visible to other connections when the caller commits.
@@ -33,7 +36,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -67,6 +70,8 @@ class _Pending:
     target: Target
     rows: list[Row]
     marker: _Marker | None  # None: deferred, never written
+    #: Deferred until this transaction (its ``run_on_commit`` list) has ended.
+    until_after: list[Any] | None = None
 
 
 def close_private_connections() -> None:
@@ -100,6 +105,23 @@ def _side_for(conn: BaseDatabaseWrapper) -> bool:
     )
 
 
+def _busy(conn: BaseDatabaseWrapper) -> bool:
+    """True if the side connection stayed busy within the caller's current transaction."""
+    return getattr(conn, "_djprocess_busy", None) is conn.run_on_commit
+
+
+def _defer_until_after(conn: BaseDatabaseWrapper, target: Target, rows: list[Row]) -> list[int]:
+    """Keep ``rows`` to write once the caller's transaction has ended (``log()`` returns 0)."""
+    logger.debug(
+        "log write for %s pk=%s deferred to the end of the caller's transaction: "
+        "the side connection is busy",
+        target.label,
+        target.pk,
+    )
+    _remember(conn, _Pending(target, rows, None, until_after=conn.run_on_commit))
+    return [0] * len(rows)
+
+
 def _close_side_on_commit(conn: BaseDatabaseWrapper) -> None:
     """Outside ``run()`` (which closes it when it ends), close the side connection when the
     caller's transaction commits, rather than leave it open for the life of the process."""
@@ -121,11 +143,16 @@ def _write(db: str, target: Target, rows: list[Row]) -> list[int]:
             with transaction.atomic(using=db):
                 return logsql.store(conn, target, rows)
         return logsql.store(conn, target, rows)
+    if _busy(conn):
+        return _defer_until_after(conn, target, rows)
     if conn.vendor == "postgresql" and not _sticky(conn):
         try:
             sequences = logconn.write(conn, target, rows, bounded=True)
             _close_side_on_commit(conn)
             return sequences
+        except logconn.Busy:
+            conn._djprocess_busy = conn.run_on_commit  # type: ignore[attr-defined]
+            return _defer_until_after(conn, target, rows)
         except logconn.Unavailable as exc:
             logger.debug(
                 "log write for %s pk=%s on the caller's connection: %s",
@@ -176,9 +203,9 @@ def replay(db: str) -> int:
     for pending in entries:
         if pending.marker is not None and pending.marker.fired:
             continue
-        (keep if pending.marker is not None and id(pending.marker) in live else lost).append(
-            pending
-        )
+        waiting = pending.until_after is not None and pending.until_after is conn.run_on_commit
+        live_marker = pending.marker is not None and id(pending.marker) in live
+        (keep if waiting or live_marker else lost).append(pending)
     conn._djprocess_pending = keep  # type: ignore[attr-defined]
     conn._djprocess_hooks = conn.run_on_commit  # type: ignore[attr-defined]
     written = 0
