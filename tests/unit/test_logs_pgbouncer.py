@@ -72,7 +72,7 @@ def pgbouncer(django_db_setup: None) -> Iterator[int]:
         f"[databases]\n{entries}\n\n[pgbouncer]\nlisten_addr = 127.0.0.1\n"
         f"listen_port = {port}\nunix_socket_dir =\nauth_type = trust\n"
         f"auth_file = {folder / 'users.txt'}\npool_mode = transaction\n"
-        "max_client_conn = 100\nquery_wait_timeout = 0\nserver_reset_query =\n"
+        "max_client_conn = 100\nquery_wait_timeout = 90\nserver_reset_query =\n"
     )
     for path in folder.iterdir():
         path.chmod(0o644)
@@ -155,7 +155,7 @@ def test_log_inside_atomic_does_not_wait_for_a_full_pool(pgbouncer: int) -> None
 
     thread = threading.Thread(target=work, daemon=True)
     thread.start()
-    thread.join(60)  # pgbouncer here waits forever (query_wait_timeout = 0)
+    thread.join(60)  # pgbouncer here waits 90 s for a server (query_wait_timeout)
     assert not thread.is_alive(), "log() waited for a server connection the pool cannot give"
     assert result == [1]
     assert list(process.logs.using(name).values_list("message", flat=True)) == ["inside"]
