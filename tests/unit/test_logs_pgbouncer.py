@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection, connections, transaction
@@ -116,6 +115,8 @@ def pgbouncer(django_db_setup: None) -> Iterator[int]:
 
 def _lock_timeouts(port: int, name: str, clients: int) -> list[str]:
     """``lock_timeout`` as seen by ``clients`` concurrent transactions (one per server)."""
+    import psycopg  # not installed where the tests run without PostgreSQL (nox -s nocelery)
+
     user = connection.settings_dict["USER"]
     conns = [
         psycopg.connect(host="127.0.0.1", port=port, dbname=name, user=user) for _ in range(clients)
