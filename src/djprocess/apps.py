@@ -4,7 +4,7 @@ from django.apps import AppConfig
 
 
 class DjprocessConfig(AppConfig):
-    """Registers the djprocess system checks."""
+    """Registers the djprocess system checks (settings, and log models)."""
 
     name = "djprocess"
     verbose_name = "djprocess"
@@ -14,6 +14,8 @@ class DjprocessConfig(AppConfig):
         from django.core import checks
 
         from djprocess.checks import check_models, check_settings
+        from djprocess.logchecks import check_log_models
 
         checks.register(check_settings)
         checks.register(check_models, checks.Tags.models)
+        checks.register(check_log_models, checks.Tags.models)

@@ -6,9 +6,12 @@ records from other processes running concurrently in the same worker never mix.
 
 What is captured: a record that reaches the root logger's handlers (its logger's level
 and your ``LOGGING`` configuration let it through, and it propagates) and whose level is
-at least ``DJPROCESS_LOG_CAPTURE_LEVEL``. Not captured: djprocess's own loggers
-(``djprocess.*``, which would only repeat lines djprocess writes itself) and
-``django.db.backends`` (SQL debug logs, one line per query).
+at least ``DJPROCESS_LOG_CAPTURE_LEVEL``. Not captured (:data:`IGNORED_LOGGERS`):
+djprocess's own loggers (``djprocess.*`` and ``djprocess_celery.*``, which would only repeat
+lines djprocess writes itself or report on the worker), the internals of the worker that runs
+the process (``celery.*``, ``kombu.*``, ``amqp.*``, ``billiard.*``) and ``django.db.backends``
+(SQL debug logs, one line per query). A task logger from ``celery.utils.log.get_task_logger``
+is named after its module, so it is captured.
 
 Threads: a thread started inside ``run()`` does not inherit the context (Python starts
 threads with an empty one), so its records are not captured unless it runs inside a copy
@@ -38,8 +41,16 @@ _writing: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "djprocess_writing_log", default=False
 )
 
-#: Logger names (and their children) never captured.
-IGNORED_LOGGERS = ("djprocess", "django.db.backends")
+#: Logger names (and their children: ``name`` or ``name.*``) never captured.
+IGNORED_LOGGERS = (
+    "djprocess",
+    "djprocess_celery",
+    "celery",
+    "kombu",
+    "amqp",
+    "billiard",
+    "django.db.backends",
+)
 
 
 def _ignored(name: str) -> bool:

@@ -21,7 +21,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from djprocess import logstore
+from djprocess import logsql, logstore
 from djprocess.sanitize import clean_entry
 
 if TYPE_CHECKING:
@@ -59,8 +59,9 @@ def level_name(level: str | int) -> str:
     raise ValueError(f"unknown log level {level!r}: use one of {', '.join(LEVELS)}")
 
 
-def append(process: BaseProcess, entries: Sequence[LogEntry]) -> list[int]:
-    """Store ``entries`` in order as the next lines of ``process``'s log.
+def append(process: BaseProcess, entries: Sequence[LogEntry | str]) -> list[int]:
+    """Store ``entries`` in order as the next lines of ``process``'s log (a plain string is
+    a line at level ``INFO``).
 
     Returns the sequences given to them (``[]`` for no entries). When this returns the
     lines are committed and visible to other connections, even when the caller is
@@ -79,7 +80,10 @@ def append(process: BaseProcess, entries: Sequence[LogEntry]) -> list[int]:
         return []
     now = timezone.now()
     rows: list[logstore.Row] = [
-        (*clean_entry(entry.message, entry.level, entry.extra), now) for entry in entries
+        (*clean_entry(entry, "INFO", None), now)
+        if isinstance(entry, str)
+        else (*clean_entry(entry.message, entry.level, entry.extra), now)
+        for entry in entries
     ]
     return logstore.write(process, rows)
 
@@ -93,7 +97,7 @@ def count(process: BaseProcess) -> int:
     db = router.db_for_read(log_model, instance=process)
     value = (
         LogCounter._base_manager.using(db)
-        .filter(model=process._meta.label_lower, object_id=str(process.pk))
+        .filter(model=logsql.counter_label(type(process)), object_id=str(process.pk))
         .values_list("value", flat=True)
         .first()
     )

@@ -9,7 +9,9 @@
             self.log(f"Exporting {self.path}")
 
     class ExportProcessLog(BaseProcessLog):
-        process = models.ForeignKey(ExportProcess, on_delete=models.CASCADE, related_name="logs")
+        process = models.ForeignKey(
+            ExportProcess, on_delete=models.CASCADE, related_name="logs", db_index=False
+        )
 """
 
 from __future__ import annotations
@@ -232,9 +234,11 @@ class BaseProcess(LegacyMarkMethods, TimeStampedModel, StatusModel):
         """
         return logs.append(self, [logs.LogEntry(message=message, level=level, extra=extra)])[0]
 
-    def log_many(self, entries: Sequence[logs.LogEntry]) -> list[int]:
-        """Append several lines in one transaction and one INSERT, in order; returns their
-        sequences (consecutive). Same guarantees as :meth:`log`."""
+    def log_many(self, entries: Sequence[logs.LogEntry | str]) -> list[int]:
+        """Append several lines in one transaction, in order; returns their sequences
+        (consecutive). Each entry is a :class:`~djprocess.logs.LogEntry` or a plain string
+        (a line at level ``INFO``): ``log_many(["a", "b"])``. One statement on PostgreSQL
+        for up to 1000 lines. Same guarantees as :meth:`log`."""
         return logs.append(self, entries)
 
     def log_count(self) -> int:
@@ -312,7 +316,8 @@ class BaseProcess(LegacyMarkMethods, TimeStampedModel, StatusModel):
 
 class BaseProcessLog(models.Model):
     """One log line of a process. Subclasses add
-    ``process = models.ForeignKey(<Process>, on_delete=models.CASCADE, related_name="logs")``.
+    ``process = models.ForeignKey(<Process>, on_delete=models.CASCADE, related_name="logs",
+    db_index=False)`` (the unique ``(process, sequence)`` constraint is its index).
 
     ``sequence`` is 1, 2, … per process with no gaps; order by it, never by id or time.
     """
@@ -338,10 +343,11 @@ class BaseProcessLog(models.Model):
 
 class LogCounter(models.Model):
     """The last log sequence of one process (any ``BaseProcess`` model), the counter that
-    makes sequences gapless. Written only by :mod:`djprocess.logstore`; deleted with its
-    process (``post_delete``) and by ``djprocess_purge``."""
+    makes sequences gapless. Keyed by the concrete model's label (a proxy shares it).
+    Written only by :mod:`djprocess.logsql`; deleted with its process (``post_delete``) and
+    by ``djprocess_purge``."""
 
-    model = models.CharField(max_length=100, help_text="Process model label, app.model.")
+    model = models.CharField(max_length=100, help_text="Concrete process model label, app.model.")
     object_id = models.CharField(max_length=255, help_text="Process primary key, as text.")
     value = models.PositiveBigIntegerField(default=0, help_text="Sequence of the last line.")
 
@@ -355,8 +361,10 @@ class LogCounter(models.Model):
 
 
 def _delete_counter(sender: type[BaseProcess], instance: BaseProcess, **kwargs: Any) -> None:
+    from djprocess.logsql import counter_label
+
     LogCounter._base_manager.using(instance._state.db or "default").filter(
-        model=sender._meta.label_lower, object_id=str(instance.pk)
+        model=counter_label(sender), object_id=str(instance.pk)
     ).delete()
 
 

@@ -147,4 +147,7 @@ class ExampleProcess(BaseProcess):
 
 
 class ExampleProcessLog(BaseProcessLog):
-    process = models.ForeignKey(ExampleProcess, on_delete=models.CASCADE, related_name="logs")
+    # db_index=False: the unique (process, sequence) constraint is the index (djprocess.W001).
+    process = models.ForeignKey(
+        ExampleProcess, on_delete=models.CASCADE, related_name="logs", db_index=False
+    )

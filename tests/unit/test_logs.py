@@ -55,6 +55,22 @@ def test_log_returns_consecutive_sequences_from_one(make: Make) -> None:
     assert (last.level, last.message, last.extra) == ("WARNING", "b", {"k": [1, 2]})
 
 
+def test_log_many_takes_plain_strings_and_entries(make: Make) -> None:
+    process = make()
+    assert process.log_many(["a", LogEntry(message="b", level="ERROR"), "c"]) == [1, 2, 3]
+    found = list(process.logs.order_by("sequence").values_list("message", "level", "extra"))
+    assert found == [("a", "INFO", {}), ("b", "ERROR", {}), ("c", "INFO", {})]
+
+
+@pytest.mark.parametrize("count", [1, 2, 1001])
+def test_writes_of_any_size_to_a_deleted_process_raise(make: Make, count: int) -> None:
+    process = make()
+    ExampleProcess.objects.filter(pk=process.pk).delete()
+    with pytest.raises(ExampleProcess.DoesNotExist):
+        process.log_many([f"line {n}" for n in range(count)])
+    assert not LogCounter.objects.filter(object_id=str(process.pk)).exists()
+
+
 def test_sequences_are_per_process(make: Make) -> None:
     first, second = make(), make()
     first.log("x")
@@ -208,6 +224,38 @@ def test_records_inside_run_are_captured_with_their_level(make: Make) -> None:
     lines = [(line.level, line.message, line.extra) for line in process.logs.all()]
     assert lines == [("WARNING", "disk /tmp full", {"logger": "some.library"})]
     assert [line.message for line in other.logs.all()] == ["for the other one"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "djprocess",
+        "djprocess.logs",
+        "djprocess_celery",
+        "djprocess_celery.tasks",
+        "djprocess_celery.backend",
+        "celery",
+        "celery.worker.strategy",
+        "celery.app.trace",
+        "kombu.connection",
+        "amqp.connection",
+        "billiard.pool",
+        "django.db.backends",
+    ],
+)
+def test_djprocess_and_worker_internals_are_not_captured(make: Make, name: str) -> None:
+    process = make()
+    with logcapture.capture(process):
+        logging.getLogger(name).error("internal")
+    assert process.log_count() == 0
+
+
+@pytest.mark.parametrize("name", ["djprocess_example.work", "celeryish", "kombucha.brew", "app"])
+def test_loggers_that_only_look_alike_are_captured(make: Make, name: str) -> None:
+    process = make()
+    with logcapture.capture(process):
+        logging.getLogger(name).error("user code")
+    assert [line.message for line in process.logs.all()] == ["user code"]
 
 
 def test_capture_level_setting(make: Make) -> None:

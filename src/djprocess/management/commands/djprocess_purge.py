@@ -85,6 +85,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from djprocess.logsql import counter_label
         from djprocess.models import LogCounter
 
         age = parse_age(options["older_than"])
@@ -101,6 +102,7 @@ class Command(BaseCommand):
         cutoff = timezone.now() - age
         for model in process_models(options["model"]):
             label = model._meta.label_lower
+            counter = counter_label(model)
             log_model, fk_name = model.log_model()
             db = router.db_for_write(model)
             old = model._base_manager.using(db).filter(
@@ -124,7 +126,7 @@ class Command(BaseCommand):
                     )
                     model._base_manager.using(db).filter(pk__in=pks).delete()
                     LogCounter._base_manager.using(db).filter(
-                        model=label, object_id__in=[str(pk) for pk in pks]
+                        model=counter, object_id__in=[str(pk) for pk in pks]
                     ).delete()
                 processes += len(pks)
                 if options["verbosity"] >= 2:
