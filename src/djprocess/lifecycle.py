@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -217,10 +218,13 @@ def _revoke(process: BaseProcess, backend: BaseWorkerBackend) -> None:
 
 
 def _wait_finished(process: BaseProcess, seconds: float) -> None:
-    rows = type(process)._base_manager.filter(pk=process.pk, finished_at__isnull=False)
+    model = type(process)
     deadline = clock.monotonic() + seconds
     while clock.monotonic() < deadline:
-        if rows.exists():
-            break
+        finished = model._base_manager.filter(pk=process.pk).values_list("finished_at", flat=True)
+        found = list(finished)
+        if not found or found[0] is not None:
+            break  # over, or the row was deleted (its run is stopped all the same)
         time.sleep(0.05)
-    process.refresh_from_db(fields=["finished_at", "termination", "stop_signal", "status"])
+    with contextlib.suppress(model.DoesNotExist):
+        process.refresh_from_db(fields=["finished_at", "termination", "stop_signal", "status"])

@@ -55,6 +55,8 @@ logger = logging.getLogger("djprocess.localsupervisor")
 
 #: Seconds left to the processes a run left behind between SIGTERM and SIGKILL.
 LEFTOVER_GRACE_SECONDS = 1.0
+#: Rounds of SIGKILL for leftovers that keep forking.
+LEFTOVER_KILL_ROUNDS = 50
 #: Seconds the supervisor keeps retrying to record an outcome through a database outage.
 RECORD_RETRY_SECONDS = 600.0
 #: Seconds a supervisor waits for the run child after SIGKILL before it says so.
@@ -106,7 +108,7 @@ class LocalSupervisor:
             return runner.not_claimed(process)
         deadline = claimed_at + process.timeout_seconds()
         _close_connections()  # never share a database socket with the child
-        tag = f"djprocess-run-{uuid.uuid4().hex[:16]}"
+        tag = run_tag(self.task_id)
         read_fd, write_fd = os.pipe()
         wake_r, wake_w = os.pipe()
         os.set_blocking(read_fd, False)
@@ -393,30 +395,67 @@ def stop_leftovers(*, kill_now: bool = False, grace: float = LEFTOVER_GRACE_SECO
     seconds; at once with ``kill_now``) and reap them. Returns how many there were.
 
     Called by a supervisor between runs, when its only descendants are what the last
-    run left behind (it is a child subreaper: orphans are re-parented to it).
+    run left behind (it is a child subreaper: orphans are re-parented to it). SIGKILL is
+    repeated until none is left: a leftover may still be forking while it is stopped.
     """
-    _reap_children()  # zombies of processes already gone are not left behind
-    try:
-        found = [
-            proc
-            for proc in psutil.Process().children(recursive=True)
-            if proc.status() != psutil.STATUS_ZOMBIE
-        ]
-    except psutil.Error:  # pragma: no cover - our own process always exists
-        return 0
+    found = _live_descendants()
     if not found:
         return 0
-    first = signal.SIGKILL if kill_now else signal.SIGTERM
-    for proc in found:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            proc.send_signal(first)
-    _, alive = psutil.wait_procs(found, timeout=grace)
-    for proc in alive:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            proc.kill()
-    psutil.wait_procs(alive, timeout=grace)
+    seen = {proc.pid for proc in found}
+    if not kill_now:
+        for proc in found:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.terminate()
+        psutil.wait_procs(found, timeout=grace)
+    for _ in range(LEFTOVER_KILL_ROUNDS):
+        alive = _live_descendants()
+        if not alive:
+            break
+        seen.update(proc.pid for proc in alive)
+        for proc in alive:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
+        psutil.wait_procs(alive, timeout=0.2)
+        _reap_children()
     _reap_children()
-    return len(found)
+    return len(seen)
+
+
+def _live_descendants() -> list[psutil.Process]:
+    _reap_children()  # zombies of processes already gone are not left behind
+    try:
+        children = psutil.Process().children(recursive=True)
+    except psutil.Error:  # pragma: no cover - our own process always exists
+        return []
+    alive = []
+    for proc in children:
+        with contextlib.suppress(psutil.Error):
+            if proc.status() != psutil.STATUS_ZOMBIE:
+                alive.append(proc)
+    return alive
+
+
+def run_tag(task_id: str) -> str:
+    """The tag of the run of ``task_id``: the ``application_name`` of its PostgreSQL
+    sessions and the value of ``DJP_RUN_TAG`` in the environment of every process it
+    starts (at most 63 characters, PostgreSQL's limit)."""
+    return f"djprocess-run-{task_id or uuid.uuid4().hex}"[:63]
+
+
+def stop_run_everywhere(tag: str) -> int:
+    """SIGKILL every process on this host whose environment carries ``DJP_RUN_TAG=tag``
+    (what a run started, wherever it went), and end the run's PostgreSQL sessions. For
+    when the run's supervisor itself died (a pool child SIGKILLed, OOM-killed): nothing
+    else would stop them. Returns how many processes were killed."""
+    killed = []
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if proc.pid != os.getpid() and proc.environ().get(runchild.RUN_ENV) == tag:
+                proc.kill()
+                killed.append(proc)
+    psutil.wait_procs(killed, timeout=2)
+    end_database_sessions(tag)
+    return len(killed)
 
 
 def _reap_children() -> None:

@@ -45,6 +45,7 @@ MANAGED_FIELDS = frozenset(
         "watchdog_task_id",
         "worker_hostname",
         "worker_pid",
+        "worker_pidns",
         "attempts",
         "exception",
         "traceback",
@@ -86,6 +87,13 @@ class BaseProcess(LegacyMarkMethods, TimeStampedModel, StatusModel):
     watchdog_task_id = models.CharField(max_length=255, blank=True, default="", editable=False)
     worker_hostname = models.CharField(max_length=255, blank=True, default="", editable=False)
     worker_pid = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    worker_pidns = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        editable=False,
+        help_text="The pid namespace worker_pid belongs to (two containers may share a host name).",
+    )
     attempts = models.PositiveIntegerField(default=0, editable=False)
     exception = models.TextField(blank=True, default="", editable=False)
     traceback = models.TextField(blank=True, default="", editable=False)

@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 
+#: The environment variable every process of a run carries: the run's tag (see
+#: :func:`djprocess.localsupervisor.run_tag`).
+RUN_ENV = "DJP_RUN_TAG"
 #: ``(model label, pk)`` of the run this process is the run child of, else None.
 current_run: tuple[str, Any] | None = None
 #: The last SIGTERM received (a run that swallows it is still stopped by a signal).
@@ -109,6 +112,9 @@ def main(
         if os.getppid() != parent_pid:  # the supervisor died before prctl took effect
             os._exit(70)
         current_run = (process._meta.label_lower, process.pk)
+        # Inherited by everything the run starts: lets a worker find them all if this
+        # process's supervisor dies (see localsupervisor.stop_run_everywhere).
+        os.environ[RUN_ENV] = tag
         for hook in after_fork:
             hook()
         _tag_postgresql(tag)

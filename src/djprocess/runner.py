@@ -96,6 +96,7 @@ def claim(process: BaseProcess, *, task_id: str, hostname: str, watched: bool) -
         started_at=timezone.now(),
         worker_hostname=hostname,
         worker_pid=os.getpid(),
+        worker_pidns=pid_namespace(),
         process_task_id=task_id or F("process_task_id"),
         attempts=F("attempts") + 1,
         deadline_at=deadline,
@@ -106,6 +107,15 @@ def claim(process: BaseProcess, *, task_id: str, hostname: str, watched: bool) -
         process.refresh_from_db(fields=["process_task_id", "attempts", "timeout"])
         process.log(f"started on {hostname} (pid {os.getpid()}, timeout {process.timeout})")
     return claimed
+
+
+def pid_namespace() -> str:
+    """This process's pid namespace, e.g. ``"pid:[4026531836]"`` ("" where unknown): pids are
+    compared only within one namespace."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:  # pragma: no cover - not Linux
+        return ""
 
 
 def not_claimed(process: BaseProcess) -> str:

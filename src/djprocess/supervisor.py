@@ -31,7 +31,7 @@ from djprocess.backends import get_backend
 from djprocess.backends.base import BaseWorkerBackend, KillResult, Liveness
 from djprocess.conf import settings
 from djprocess.exceptions import BackendError
-from djprocess.transitions import compare_and_set, finish, record, stopped
+from djprocess.transitions import compare_and_set, finish, stopped
 
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
@@ -121,7 +121,19 @@ def check(process: BaseProcess, backend: BaseWorkerBackend | None = None) -> Out
 
 def _clear(process: BaseProcess) -> None:
     if process.next_check_at is not None:
-        record(process, next_check_at=None)
+        _reschedule(process, None)
+
+
+def _reschedule(process: BaseProcess, when: Any) -> None:
+    """Set ``next_check_at`` only if the row is still as this check found it (same status
+    and finish): a cancel or a stop recorded meanwhile keeps its own time."""
+    if process.finished_at is None:
+        unchanged = Q(finished_at__isnull=True)
+    else:
+        unchanged = Q(finished_at=process.finished_at)
+    rows = type(process)._base_manager.filter(unchanged, pk=process.pk, status=process.status)
+    if rows.update(next_check_at=when):
+        process.next_check_at = when
 
 
 def _check_pending(process: BaseProcess, backend: BaseWorkerBackend, now: Any) -> Outcome:
@@ -193,28 +205,29 @@ def _check_running(process: BaseProcess, backend: BaseWorkerBackend, now: Any) -
         logger.warning(
             "%s: no heartbeat for %s (worker: %s); checking again", label, silent, liveness.value
         )
-        record(process, next_check_at=_in(settings.HEARTBEAT_STALE_SECONDS))
+        _reschedule(process, _in(settings.HEARTBEAT_STALE_SECONDS))
         return Outcome.RESCHEDULED
     due = [process.deadline_at] if process.deadline_at else []
     if process.heartbeat_at is not None:
         due.append(process.heartbeat_at + stale)
-    record(process, next_check_at=min(due) if due else None)
+    _reschedule(process, min(due) if due else None)
     return Outcome.RESCHEDULED
 
 
 def _lost_at_deadline(process: BaseProcess, backend: BaseWorkerBackend, now: Any) -> str:
     """Why the run is known to be gone already (its worker lost), or "" if it is not.
 
-    Only a supervising process that died on this host (a cheap look) or, when its
-    heartbeat is late, a worker that says it does not run the task: otherwise the
-    deadline is decided as a timeout and the run's own supervisor stops it."""
+    A supervising process that is gone from this host (same pid namespace: a cheap look),
+    or, when its heartbeat is late, a worker that says it does not run the task. Otherwise
+    the deadline is decided as a timeout and the run's own supervisor stops it."""
+    worker = process.worker_hostname or "?"
     if _local_run_is_dead(process):
-        return f"worker {process.worker_hostname or '?'}: its process {process.worker_pid} is gone"
+        return f"worker {worker}: its process {process.worker_pid} is gone"
     late = timedelta(seconds=2 * settings.HEARTBEAT_SECONDS)
-    if process.heartbeat_at is None or process.heartbeat_at + late > now:
+    if process.heartbeat_at is not None and process.heartbeat_at + late > now:
         return ""
     if _probe(process, backend) is Liveness.NOT_RUNNING:
-        return f"worker {process.worker_hostname or '?'} is not running the task any more"
+        return f"worker {worker} is not running the task any more"
     return ""
 
 
@@ -230,9 +243,14 @@ def _probe(process: BaseProcess, backend: BaseWorkerBackend) -> Liveness:
 
 
 def _local_run_is_dead(process: BaseProcess) -> bool:
-    """True if the run's supervising process was on this host and no longer exists."""
+    """True if the run's supervising process was on this host, in this pid namespace (two
+    containers may share a host name and even a pid), and no longer exists."""
+    from djprocess.runner import pid_namespace
+
     host = process.worker_hostname.rpartition("@")[2]
     if not process.worker_pid or host not in (socket.gethostname(), os.uname().nodename):
+        return False
+    if not process.worker_pidns or process.worker_pidns != pid_namespace():
         return False
     try:
         return psutil.Process(process.worker_pid).status() == psutil.STATUS_ZOMBIE
@@ -267,8 +285,13 @@ def kill_and_record(process: BaseProcess, backend: BaseWorkerBackend, why: str) 
     elif _gave_up(process):
         how += f"; gave up after {STOP_GIVE_UP_SECONDS:g}s, the run may still be alive"
         finish(process, f"{why}: {how}", level="ERROR", **values)
-    else:
-        record(process, next_check_at=_in(STOP_RETRY_SECONDS), **values)
+    elif compare_and_set(
+        process,
+        status.TERMINAL,
+        where=Q(finished_at__isnull=True),
+        next_check_at=_in(STOP_RETRY_SECONDS),
+        **values,
+    ):
         process.log(f"{why}: {how}; retrying in {STOP_RETRY_SECONDS:g}s", level="ERROR")
     return result
 
@@ -314,7 +337,7 @@ def finish_stop(process: BaseProcess, backend: BaseWorkerBackend) -> Outcome:
         if _gave_up(process):
             finish(process, f"{process.status}: gave up, worker still silent", level="ERROR")
             return Outcome.STOP_FINISHED
-        record(process, next_check_at=_in(STOP_RETRY_SECONDS))
+        _reschedule(process, _in(STOP_RETRY_SECONDS))
         return Outcome.STOP_RETRIED
     result = kill_and_record(process, backend, f"{process.status} (stop retried)")
     return Outcome.STOP_FINISHED if result.gone or not result.found else Outcome.STOP_RETRIED

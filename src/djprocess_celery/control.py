@@ -68,6 +68,14 @@ def _pid_alive(pid: int) -> bool:
         return False
 
 
+def _live_children(pid: int) -> list[psutil.Process]:
+    try:
+        children = psutil.Process(pid).children()
+    except psutil.NoSuchProcess:
+        return []
+    return [c for c in children if _pid_alive(c.pid)]
+
+
 def _is_pool_child(pid: int) -> bool:
     try:
         return psutil.Process(pid).ppid() == os.getpid()
@@ -91,6 +99,11 @@ def _locate(task_id: str, pid: int | None) -> dict[str, Any]:
         return {"found": True, "starting": True, "pid": None}
     if pid is not None and worker_pid != pid:
         return {"found": False, "mismatch": worker_pid}
+    if _is_pool_child(worker_pid) and not _live_children(worker_pid):
+        # The pool child supervises its run as a child process: with none, the run is over
+        # and the pool child is only recording how it ended (maybe through a database
+        # outage). Not a run to kill.
+        return {"found": False, "ended": True, "pid": worker_pid}
     return {"found": True, "pid": worker_pid, "alive": _pid_alive(worker_pid)}
 
 

@@ -16,7 +16,7 @@ from django.db import DatabaseError, connections
 from django.db.models import Q
 from django.utils import timezone
 
-from djprocess import status
+from djprocess import localsupervisor, status
 from djprocess.exceptions import UnknownProcessModel
 from djprocess.registry import resolve
 from djprocess.supervisor import Stopper, mark_worker_lost
@@ -50,6 +50,14 @@ def on_process_task_failure(
         logger.warning("task %s failed for unknown process model %r", task_id, label)
         return
     reason = f"{type(exception).__name__}: {exception}" if exception else "task failed"
+    _record_lost(model, pk, task_id or "", reason, label)
+    # The pool child that supervised the run is gone: stop what its run left, here.
+    killed = localsupervisor.stop_run_everywhere(localsupervisor.run_tag(task_id or ""))
+    if killed:
+        logger.warning("task %s: killed %d process(es) its run left behind", task_id, killed)
+
+
+def _record_lost(model: Any, pk: Any, task_id: str, reason: str, label: str) -> None:
     for attempt in range(1, DB_ATTEMPTS + 1):
         try:
             process = model._base_manager.filter(pk=pk).first()
@@ -58,9 +66,7 @@ def on_process_task_failure(
                     "task %s failed for process %s pk=%r, now deleted", task_id, label, pk
                 )
                 return
-            if process.status != status.PENDING or not _fail_unclaimed(
-                process, task_id or "", reason
-            ):
+            if process.status != status.PENDING or not _fail_unclaimed(process, task_id, reason):
                 # Running (or claimed while this receiver waited for the row).
                 mark_worker_lost(process, reason)
             return

@@ -7,6 +7,8 @@ child subreaper, so a process the run orphaned or detached comes back to it.
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -95,3 +97,32 @@ def test_a_statement_the_run_left_on_the_server_is_ended_and_its_lock_freed(
         cursor.execute("SELECT pg_advisory_unlock(%s)", [ExampleProcess.PG_LOCK_KEY])
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%%'")
         assert cursor.fetchone() == (0,)
+
+
+def test_a_pool_child_killed_under_its_run_takes_all_the_run_with_it(make_cluster: Any) -> None:
+    # The OOM killer picks the pool child supervising a run: the run child dies with it
+    # (PR_SET_PDEATHSIG), and the worker stops what the run started and its SQL statement.
+    make_cluster()
+    shell = wait_running(launch("shell_sleep", 309))
+    locker = wait_running(launch("pg_lock", 60))
+    found = wait_for(lambda: sleeping(309), 10, "'sleep 309' to start")
+    wait_for(
+        lambda: any("holding advisory lock" in line for line in log_messages(locker)),
+        10,
+        "the lock to be taken",
+    )
+    for process in (shell, locker):
+        os.kill(ExampleProcess.objects.get(pk=process.pk).worker_pid, signal.SIGKILL)
+    for process in (shell, locker):
+        assert wait_finished(process, timeout=10).status == "failed"
+    wait_for(lambda: not alive(found) and not alive(sleeping(309)), 10, "'sleep 309' to be gone")
+
+    def lock_free() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [ExampleProcess.PG_LOCK_KEY])
+            (got,) = cursor.fetchone()
+            if got:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [ExampleProcess.PG_LOCK_KEY])
+            return bool(got)
+
+    wait_for(lock_free, 10, "the run's advisory lock to be released")

@@ -378,6 +378,9 @@ def test_deleting_a_running_process_stops_its_run(make_cluster: Any) -> None:
     cluster = make_cluster(process_concurrency=1)
     process = wait_running(launch("sleep", seconds=60, timeout=30))
     run_pid = run_child_of(cluster, process)
+    # Deleted 1 s into the run, not while it writes its first line (a delete racing a
+    # line being written fails on the log's foreign key: see the models reference).
+    wait_for(lambda: "sleeping 60.0s" in log_messages(process), 5, "the run to sleep")
     ExampleProcess.objects.filter(pk=process.pk).delete()
     wait_for(lambda: not _alive(run_pid), 1 + stop_time(cluster), "the run to be stopped")
     follow_up = wait_finished(launch("succeed", seconds=0.1), timeout=PICKUP + 5)

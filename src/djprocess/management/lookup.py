@@ -24,13 +24,15 @@ REFUSED = 1
 
 
 def process_model_labels() -> list[str]:
-    """Labels (``app_label.ModelName``) of every installed process model, sorted."""
+    """Labels (``app_label.ModelName``) of every installed process model, sorted. Proxy
+    models are left out: their rows are their concrete model's (still accepted by
+    :func:`process_model`)."""
     from djprocess.models import BaseProcess
 
     return sorted(
         model._meta.label
         for model in apps.get_models()
-        if issubclass(model, BaseProcess) and not model._meta.abstract
+        if issubclass(model, BaseProcess) and not model._meta.abstract and not model._meta.proxy
     )
 
 

@@ -32,6 +32,7 @@ class Migration(migrations.Migration):
                 ('watchdog_task_id', models.CharField(blank=True, default='', editable=False, max_length=255)),
                 ('worker_hostname', models.CharField(blank=True, default='', editable=False, max_length=255)),
                 ('worker_pid', models.PositiveIntegerField(blank=True, editable=False, null=True)),
+                ('worker_pidns', models.CharField(blank=True, default='', editable=False, help_text='The pid namespace worker_pid belongs to (two containers may share a host name).', max_length=64)),
                 ('attempts', models.PositiveIntegerField(default=0, editable=False)),
                 ('exception', models.TextField(blank=True, default='', editable=False)),
                 ('traceback', models.TextField(blank=True, default='', editable=False)),
