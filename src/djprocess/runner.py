@@ -32,7 +32,7 @@ from djprocess import clock, logcapture, status
 from djprocess.backends.base import KillResult
 from djprocess.conf import settings
 from djprocess.exceptions import ProcessNotSaved
-from djprocess.transitions import compare_and_set, current_status, stopped
+from djprocess.transitions import compare_and_set, current_status, same_run, stopped
 
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
@@ -191,7 +191,7 @@ def record_end(process: BaseProcess, outcome: Outcome, elapsed: timedelta, note:
             line += f"\n{outcome.traceback}"
         values.update(exception=outcome.exception[:10_000], traceback=outcome.traceback)
     with transaction.atomic(using=router.db_for_write(type(process))):
-        won = compare_and_set(process, [status.RUNNING], to, **values)
+        won = compare_and_set(process, [status.RUNNING], to, where=same_run(process), **values)
         if won:
             process.log(line + note, level=level)
     if won:
@@ -228,6 +228,7 @@ def record_stop(
             process,
             [status.RUNNING],
             status.FAILED,
+            where=same_run(process),
             stopped_by="worker",
             exception="WorkerShutdown: the worker shut down while the run was going on",
         )
@@ -246,10 +247,16 @@ def record_stop(
 
 def _finish_stop_of(process: BaseProcess, line_for: Callable[[str], str], **values: Any) -> str:
     model = type(process)
-    try:
-        found = current_status(process)
-    except model.DoesNotExist:
+    row = model._base_manager.filter(pk=process.pk).values("status", "process_task_id").first()
+    if row is None:
         return DELETED
+    found = row["status"]
+    process.status = found
+    if process.process_task_id and row["process_task_id"] != process.process_task_id:
+        # Re-run since: this run's stop is over, and it is not the new run's.
+        logger.warning("%s pk=%s: run %s superseded by a re-run; its end is not recorded",
+                       model._meta.label, process.pk, process.process_task_id)  # fmt: skip
+        return found
     if found not in status.TERMINAL:
         # Still running: nobody decided a stop. Cannot happen from a supervisor,
         # which records a stop only after the row left running.
@@ -261,7 +268,7 @@ def _finish_stop_of(process: BaseProcess, line_for: Callable[[str], str], **valu
         won = compare_and_set(
             process,
             status.TERMINAL,
-            where=Q(finished_at__isnull=True),
+            where=Q(finished_at__isnull=True) & (same_run(process) or Q()),
             finished_at=timezone.now(),
             next_check_at=None,
             **values,

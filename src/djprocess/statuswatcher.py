@@ -62,7 +62,10 @@ class StatusWatcher(threading.Thread):
 
     def run(self) -> None:
         model = type(self.process)
+        # The run this supervisor claimed: a row re-run since counts as gone for it.
         rows = model._base_manager.filter(pk=self.process.pk)
+        if self.process.process_task_id:
+            rows = rows.filter(process_task_id=self.process.process_task_id)
         poll = settings.STATUS_POLL_SECONDS
         beat = settings.HEARTBEAT_SECONDS
         stale = timedelta(seconds=settings.HEARTBEAT_STALE_SECONDS)

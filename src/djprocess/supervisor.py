@@ -31,7 +31,7 @@ from djprocess.backends import get_backend
 from djprocess.backends.base import BaseWorkerBackend, KillResult, Liveness
 from djprocess.conf import settings
 from djprocess.exceptions import BackendError
-from djprocess.transitions import compare_and_set, finish, stopped
+from djprocess.transitions import compare_and_set, finish, same_run, stopped
 
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
@@ -97,6 +97,7 @@ def decide_timeout(process: BaseProcess) -> bool:
         process,
         [status.RUNNING],
         status.TIMED_OUT,
+        where=same_run(process),
         stopped_by=Stopper.WATCHDOG.value,
         next_check_at=_in(stop_budget()),
     )

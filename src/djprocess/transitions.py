@@ -53,6 +53,13 @@ def compare_and_set(
     return won
 
 
+def same_run(process: BaseProcess) -> Q | None:
+    """The condition "the row still holds the run this instance claimed or dispatched"
+    (its ``process_task_id``; None when it has none): a late write of an earlier run never
+    lands on a re-run."""
+    return Q(process_task_id=process.process_task_id) if process.process_task_id else None
+
+
 def current_status(process: BaseProcess) -> str:
     """The status stored in the database now (refreshes ``process.status``).
 
