@@ -38,7 +38,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.db import connections, router, transaction
+from django.db import InterfaceError, OperationalError, connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from djprocess import logconn, logsql
@@ -134,15 +134,28 @@ def _close_side_on_commit(conn: BaseDatabaseWrapper) -> None:
         conn._djprocess_close_hook = conn.run_on_commit  # type: ignore[attr-defined]
 
 
+def _store_autocommit(
+    conn: BaseDatabaseWrapper, db: str, target: Target, rows: list[Row]
+) -> list[int]:
+    if logsql.needs_transaction(conn, len(rows)):
+        with transaction.atomic(using=db):
+            return logsql.store(conn, target, rows)
+    return logsql.store(conn, target, rows)
+
+
 def _write(db: str, target: Target, rows: list[Row]) -> list[int]:
     conn = connections[db]
     if _side_for(conn):
         return logconn.write(conn, target, rows, bounded=False)
     if not conn.in_atomic_block:
-        if logsql.needs_transaction(conn, len(rows)):
-            with transaction.atomic(using=db):
-                return logsql.store(conn, target, rows)
-        return logsql.store(conn, target, rows)
+        try:
+            return _store_autocommit(conn, db, target, rows)
+        except (OperationalError, InterfaceError):
+            # A connection that died in a database outage fails its first statement, which
+            # never reached the server: write again once on a fresh connection rather than
+            # lose the line (the outage may be long over).
+            conn.close()
+            return _store_autocommit(conn, db, target, rows)
     if _busy(conn):
         return _defer_until_after(conn, target, rows)
     if conn.vendor == "postgresql" and not _sticky(conn):

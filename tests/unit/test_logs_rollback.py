@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, transaction
 
 from djprocess import logcapture, logstore, status
 from djprocess.logs import LogEntry
@@ -186,3 +186,23 @@ def test_threads_in_run_log_gaplessly() -> None:
     for writer in ("t0", "t1", "t2", "t3"):
         mine = [line.extra["n"] for line in lines if line.extra.get("writer") == writer]
         assert mine == list(range(25))
+
+
+@needs_concurrent_connections
+def test_a_line_logged_on_a_connection_that_died_meanwhile_is_stored() -> None:
+    # A database outage ended the session while the run slept; the outage is over.
+    process = ExampleProcess.objects.create(kind="succeed")
+    assert process.log("before the outage") == 1
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (backend,) = cursor.fetchone()
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [backend])
+    finally:
+        other.close()
+
+    assert process.log("after the outage") == 2
+
+    assert messages(process) == ["before the outage", "after the outage"]
