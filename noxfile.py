@@ -232,6 +232,15 @@ def bench(session: nox.Session) -> None:
     session.run("python", str(ROOT / "benchmarks" / "run.py"), *session.posargs)
 
 
+@nox.session(python=DEFAULT_PYTHON)
+def bench_load(session: nox.Session) -> None:
+    """benchmarks/load.py: N processes started at once on real prefork workers (PostgreSQL,
+    Redis). ``nox -s bench_load`` runs 40 of them; ``-- --processes 1000`` the full size."""
+    session.install("-e", ".[dev]")
+    args = session.posargs or ["--processes", "40"]
+    session.run("python", str(ROOT / "benchmarks" / "load.py"), *args)
+
+
 # What the wheel must contain, besides the modules themselves.
 WHEEL_MUST_CONTAIN = (
     "djprocess/py.typed",
