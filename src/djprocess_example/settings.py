@@ -114,6 +114,9 @@ DATABASES = {
 
 BROKER_DIR = Path(os.environ.get("EXAMPLE_BROKER_DIR", STATE_DIR / "broker"))
 CELERY_BROKER_URL = os.environ.get("EXAMPLE_BROKER_URL", "filesystem://")
+if CELERY_BROKER_URL == "filesystem://":
+    # The same broker, named with a host: kombu warns "No hostname was supplied" otherwise.
+    CELERY_BROKER_URL = "filesystem://localhost//"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
