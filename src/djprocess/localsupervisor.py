@@ -102,6 +102,28 @@ class LocalSupervisor:
     # -- the run ------------------------------------------------------------------
 
     def run(self) -> str:
+        # From before the claim until the outcome is recorded, SIGTERM to this process (a
+        # worker's cold shutdown, an operator) is ours: it stops the run first, with the
+        # usual escalation, and the handler it replaces (billiard's) gets it afterwards.
+        # It stays blocked until the fork: no claim is left without its run's supervisor,
+        # and in the child it is delivered once the handler that turns it into
+        # ProcessTerminated is installed.
+        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])
+        previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+        global _active
+        _active = self
+        try:
+            final = self._claim_and_run(old_mask)
+        finally:
+            _active = None
+            signal.signal(signal.SIGTERM, previous)
+            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+        if self.shutdown_requested:
+            # Carry on with the shutdown that was put off while the run was stopped.
+            os.kill(os.getpid(), signal.SIGTERM)
+        return final
+
+    def _claim_and_run(self, old_mask: Iterable[int]) -> str:
         process = self.process
         self.claimed_at = claimed_at = clock.monotonic()
         if not runner.claim(process, task_id=self.task_id, hostname=self.hostname, watched=True):
@@ -113,44 +135,27 @@ class LocalSupervisor:
         wake_r, wake_w = os.pipe()
         os.set_blocking(read_fd, False)
         os.set_blocking(wake_r, False)
-        # SIGTERM stays blocked across the fork: in the child it is delivered once
-        # the handler that turns it into ProcessTerminated is installed. Here, while
-        # the run lasts, a SIGTERM (a worker's cold shutdown, an operator) stops the
-        # run first; the handler it replaces (billiard's) gets it afterwards.
-        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])
-        previous = signal.signal(signal.SIGTERM, self._on_sigterm)
-        global _active
-        _active = self
-        try:
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - runs in the child, which never returns
-                os.close(read_fd)
-                os.close(wake_r)
-                os.close(wake_w)
-                runchild.main(
-                    process,
-                    write_fd,
-                    tag=tag,
-                    parent_pid=os.getppid(),
-                    after_fork=[*after_fork_hooks, *self.after_fork],
-                )
-            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-            os.close(write_fd)
-            self._supervise(pid, read_fd, wake_r, wake_w, deadline)
-            left = stop_leftovers(kill_now=self.stop is not None and self.stop.kill_sent)
-            ended = end_database_sessions(tag)
-            elapsed = timedelta(seconds=round(clock.monotonic() - claimed_at, 3))
-            final = _with_db_retry(
-                lambda: self._record(elapsed, left, ended), f"{process._meta.label} pk={process.pk}"
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child, which never returns
+            os.close(read_fd)
+            os.close(wake_r)
+            os.close(wake_w)
+            runchild.main(
+                process,
+                write_fd,
+                tag=tag,
+                parent_pid=os.getppid(),
+                after_fork=[*after_fork_hooks, *self.after_fork],
             )
-        finally:
-            _active = None
-            signal.signal(signal.SIGTERM, previous)
-            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-        if self.shutdown_requested:
-            # Carry on with the shutdown that was put off while the run was stopped.
-            os.kill(os.getpid(), signal.SIGTERM)
-        return final
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+        os.close(write_fd)
+        self._supervise(pid, read_fd, wake_r, wake_w, deadline)
+        left = stop_leftovers(kill_now=self.stop is not None and self.stop.kill_sent)
+        ended = end_database_sessions(tag)
+        elapsed = timedelta(seconds=round(clock.monotonic() - claimed_at, 3))
+        return _with_db_retry(
+            lambda: self._record(elapsed, left, ended), f"{process._meta.label} pk={process.pk}"
+        )
 
     def _supervise(self, pid: int, read_fd: int, wake_r: int, wake_w: int, deadline: float) -> None:
         """Watch the run child until it is gone; on any error of our own, kill it."""
