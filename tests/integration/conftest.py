@@ -70,6 +70,28 @@ def wait_for[T](predicate: Callable[[], T], timeout: float, what: str, interval:
         time.sleep(interval)
 
 
+#: Slack for a worker picking a task up and for the test's polling.
+PICKUP = 3.0
+
+
+def launch(kind: str, seconds: float = 60.0, timeout: float | None = None, **fields: Any) -> Any:
+    """Create an ``ExampleProcess`` of ``kind`` (``timeout`` in seconds) and ``start()`` it."""
+    from datetime import timedelta
+
+    from djprocess_example.models import ExampleProcess
+
+    process = ExampleProcess.objects.create(kind=kind, seconds=seconds, **fields)
+    if timeout is not None:
+        process.timeout = timedelta(seconds=timeout)
+    process.start()
+    return process
+
+
+def stop_time(cluster: Cluster) -> float:
+    """N x W + 1 s: what a stop may take after its deadline."""
+    return cluster.retries * cluster.wait + 1.0
+
+
 def reload(process: Any) -> Any:
     return type(process)._base_manager.get(pk=process.pk)
 

@@ -29,9 +29,11 @@ from djprocess.exceptions import ProcessNotStartable
 from djprocess_example.models import ExampleProcess
 
 from .conftest import (
+    PICKUP,
     Broker,
     Cluster,
     _alive,
+    launch,
     log_messages,
     reload,
     wait_finished,
@@ -41,18 +43,8 @@ from .conftest import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.celery]
 
-#: Slack for a worker picking a task up and for the test's polling.
-PICKUP = 3.0
 #: Worker log lines that are not errors (Celery notes a revoke it cannot store).
 NOT_ERRORS = ("No result backend is configured", "Failed to mark task")
-
-
-def launch(kind: str, seconds: float = 60.0, timeout: float | None = None) -> ExampleProcess:
-    process = ExampleProcess.objects.create(kind=kind, seconds=seconds)
-    if timeout is not None:
-        process.timeout = timedelta(seconds=timeout)
-    process.start()
-    return process
 
 
 def kill_budget(cluster: Cluster) -> float:

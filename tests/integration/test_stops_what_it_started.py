@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import psutil
@@ -19,19 +18,9 @@ from django.db import connection
 
 from djprocess_example.models import ExampleProcess
 
-from .conftest import Cluster, log_messages, wait_finished, wait_for, wait_running
+from .conftest import PICKUP, Cluster, launch, log_messages, wait_finished, wait_for, wait_running
 
 pytestmark = [pytest.mark.integration, pytest.mark.celery]
-
-PICKUP = 3.0
-
-
-def launch(kind: str, seconds: float, timeout: float | None = None) -> Any:
-    process = ExampleProcess.objects.create(kind=kind, seconds=seconds)
-    if timeout is not None:
-        process.timeout = timedelta(seconds=timeout)
-    process.start()
-    return process
 
 
 def sleeping(seconds: float) -> list[psutil.Process]:

@@ -25,11 +25,14 @@ from django.db import connection, transaction
 from djprocess_example.models import ExampleProcess
 
 from .conftest import (
+    PICKUP,
     Broker,
     Cluster,
     _alive,
+    launch,
     log_messages,
     reload,
+    stop_time,
     wait_finished,
     wait_for,
     wait_running,
@@ -37,22 +40,6 @@ from .conftest import (
 from .tcpproxy import TcpProxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.celery]
-
-#: Slack for a worker picking a task up and for the test's polling.
-PICKUP = 3.0
-
-
-def launch(kind: str, seconds: float = 60.0, timeout: float | None = None, **fields: Any) -> Any:
-    process = ExampleProcess.objects.create(kind=kind, seconds=seconds, **fields)
-    if timeout is not None:
-        process.timeout = timedelta(seconds=timeout)
-    process.start()
-    return process
-
-
-def stop_time(cluster: Cluster) -> float:
-    """N x W + 1 s: what a stop may take after its deadline."""
-    return cluster.retries * cluster.wait + 1.0
 
 
 def run_child_of(cluster: Cluster, process: Any) -> int:
