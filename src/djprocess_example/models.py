@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -35,6 +37,8 @@ class ExampleProcess(BaseProcess):
         ("exit", "end the run's process at once with os._exit(3)"),
         ("cancel_self", "cancel() this process from inside run(), then sleep"),
         ("quiet", "sleep without writing anything, then return"),
+        ("print", "print `lines` lines of `seconds` characters to stdout (every 10th to stderr)"),
+        ("crash", "end the run's process with a segmentation fault"),
     )
 
     #: The advisory lock the ``pg_lock`` kind holds (key of ``pg_advisory_lock``).
@@ -115,6 +119,18 @@ class ExampleProcess(BaseProcess):
 
     def _run_quiet(self) -> None:
         time.sleep(self.seconds)
+
+    def _run_print(self) -> None:
+        padding = "x" * int(self.seconds)
+        for number in range(self.lines):
+            print(f"stdout line {number} {padding}")
+            if number % 10 == 0:
+                print(f"stderr line {number}", file=sys.stderr)
+        self.log("printed")
+
+    def _run_crash(self) -> None:
+        self.log("dereferencing a NULL pointer")
+        ctypes.string_at(0)
 
     def _run_fail(self) -> None:
         self.log("about to fail")
