@@ -21,6 +21,8 @@ active: Relay | None = None
 
 #: Bytes read at once from a relayed output pipe.
 _CHUNK = 65536
+#: A printed line longer than this many bytes is relayed as several lines.
+MAX_LINE_BYTES = 64 * 1024
 
 
 def encode(message: dict[str, Any]) -> bytes:
@@ -72,6 +74,9 @@ class Relay:
         with contextlib.suppress(OSError):
             while chunk := os.read(fd, _CHUNK):
                 *lines, partial = (partial + chunk).split(b"\n")
+                while len(partial) > MAX_LINE_BYTES:  # as the supervisor cuts printed lines
+                    lines.append(partial[:MAX_LINE_BYTES])
+                    partial = partial[MAX_LINE_BYTES:]
                 for line in lines:
                     self.send({key: line.decode(errors="replace")})
         if partial:

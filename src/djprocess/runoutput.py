@@ -44,6 +44,8 @@ logger = logging.getLogger("djprocess.runoutput")
 
 #: A line longer than this many bytes is cut into several log lines.
 MAX_LINE_BYTES = 64 * 1024
+#: A report message longer than this many bytes is not read as one (it is cut, and lost).
+MAX_REPORT_BYTES = 16 * 1024 * 1024
 #: Log lines written per transaction at most.
 BATCH_LINES = 1000
 #: Seconds the writer keeps retrying a batch through a database outage before it drops it.
@@ -105,9 +107,11 @@ class RunOutput:
     def _lines(self, stream: str, data: bytes) -> list[bytes]:
         buffer = self._partial.get(stream, b"") + data
         *lines, rest = buffer.split(b"\n")
-        while len(rest) > MAX_LINE_BYTES:
-            lines.append(rest[:MAX_LINE_BYTES])
-            rest = rest[MAX_LINE_BYTES:]
+        # A report message is whole or useless: only printed lines are cut.
+        limit = MAX_REPORT_BYTES if stream == "report" else MAX_LINE_BYTES
+        while len(rest) > limit:
+            lines.append(rest[:limit])
+            rest = rest[limit:]
         if not data and rest:  # end of file: the last line had no newline
             lines.append(rest)
             rest = b""

@@ -6,6 +6,7 @@ import ctypes
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -39,6 +40,7 @@ class ExampleProcess(BaseProcess):
         ("quiet", "sleep without writing anything, then return"),
         ("print", "print `lines` lines of `seconds` characters to stdout (every 10th to stderr)"),
         ("crash", "end the run's process with a segmentation fault"),
+        ("escape", "try to reach Redis and PostgreSQL, write host files, list processes"),
     )
 
     #: The advisory lock the ``pg_lock`` kind holds (key of ``pg_advisory_lock``).
@@ -131,6 +133,36 @@ class ExampleProcess(BaseProcess):
     def _run_crash(self) -> None:
         self.log("dereferencing a NULL pointer")
         ctypes.string_at(0)
+
+    def _run_escape(self) -> None:
+        """Log what the run can reach: one line per attempt, "<what>: <result>"."""
+        for port in (6379, 5432):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=2):
+                    result = "connected"
+            except OSError as exc:
+                result = f"refused ({type(exc).__name__})"
+            self.log(f"tcp 127.0.0.1:{port}: {result}")
+        for path in self.escape_paths():
+            try:
+                with open(path, "w") as file:
+                    file.write("written from inside run()")
+                result = "written"
+            except OSError as exc:
+                result = f"refused ({type(exc).__name__})"
+            self.log(f"write {path}: {result}")
+        pids = sorted(int(name) for name in os.listdir("/proc") if name.isdigit())
+        self.log(f"processes visible: {len(pids)}")
+
+    def escape_paths(self) -> list[str]:
+        """Host files the ``escape`` kind tries to write (none may exist afterwards under
+        a sandbox): in the project's code, in the host's /tmp, in the root."""
+        here = os.path.dirname(os.path.abspath(__file__))
+        return [
+            os.path.join(here, f"escape-{self.pk}.txt"),
+            f"/tmp/djprocess-escape-{self.pk}.txt",
+            f"/djprocess-escape-{self.pk}.txt",
+        ]
 
     def _run_fail(self) -> None:
         self.log("about to fail")

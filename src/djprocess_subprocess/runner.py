@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from typing import Any
 
@@ -55,6 +56,9 @@ def _load(label: str, pk: str, relay_mode: bool) -> Any:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the process named on the command line; see the module docstring. Exits."""
+    # A native run starts with SIGTERM blocked (inherited); a sandbox's init does not:
+    # block it as early as we can, so that a stop is delivered into run(), not lost.
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
     if "DJANGO_SETTINGS_MODULE" not in os.environ:
         raise SystemExit("DJANGO_SETTINGS_MODULE is not set")

@@ -22,6 +22,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.celery]
 
 #: Seconds for a worker to take a task and start the run (a sandbox takes longer).
 PICKUP = 10.0
+#: Timeout of the runs that overrun: long enough for a sandbox to start and reach run().
+RUN_TIMEOUT = 5.0
 
 
 def launch(kind: str, seconds: float = 1.0, timeout: float | None = None, **fields: Any) -> Any:
@@ -72,8 +74,8 @@ def test_a_run_fails_with_its_traceback(bc: BackendCluster) -> None:
 
 def test_timeout_with_sigterm_obeyed(bc: BackendCluster) -> None:
     needs(bc, "supports_timeout")
-    process = wait_running(launch("sleep", seconds=60, timeout=1.5), PICKUP)
-    process = wait_finished(process, 1.5 + stop_time(bc))
+    process = wait_running(launch("sleep", seconds=60, timeout=RUN_TIMEOUT), PICKUP)
+    process = wait_finished(process, RUN_TIMEOUT + stop_time(bc))
     assert process.status == "timed_out"
     assert process.termination == f"exited after SIGTERM 1/{bc.cluster.retries}"
     assert "finally block ran" in log_messages(process)
@@ -81,8 +83,9 @@ def test_timeout_with_sigterm_obeyed(bc: BackendCluster) -> None:
 
 def test_timeout_with_sigterm_ignored(bc: BackendCluster) -> None:
     needs(bc, "supports_timeout")
-    process = wait_running(launch("ignore_term", seconds=60, timeout=1.5), PICKUP)
-    process = wait_finished(process, 1.5 + stop_time(bc))
+    process = wait_running(launch("ignore_term", seconds=60, timeout=RUN_TIMEOUT), PICKUP)
+    process = wait_finished(process, RUN_TIMEOUT + stop_time(bc))
+    assert any(m.startswith("ignoring SIGTERM") for m in log_messages(process))
     assert process.status == "timed_out"
     assert process.stop_signal == "SIGKILL"
     assert process.termination == f"SIGKILL after {bc.cluster.retries} SIGTERM"
@@ -129,7 +132,7 @@ def _sleeps(seconds: int) -> list[psutil.Process]:
 def test_nothing_the_run_started_is_left_alive(bc: BackendCluster, how: str) -> None:
     needs(bc, "supports_stopping_descendants")
     seconds = 307 if how == "timeout" else 311
-    timeout = 3.0 if how == "timeout" else None
+    timeout = RUN_TIMEOUT if how == "timeout" else None
     process = wait_running(launch("shell_sleep", seconds=seconds, timeout=timeout), PICKUP)
     wait_for(
         lambda: any("running: sleep" in m for m in log_messages(process)), PICKUP, "the shell"
