@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from datetime import timedelta
@@ -28,8 +29,9 @@ def _wait_for(predicate: Any, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def _configure(broker: str, state: Path) -> None:
+def _configure(broker: str, state: Path, backend: str) -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "djprocess_example.settings"
+    os.environ["EXAMPLE_WORKER_BACKEND"] = backend
     os.environ["EXAMPLE_STATE_DIR"] = str(state)
     os.environ["EXAMPLE_BROKER_URL"] = broker
     os.environ["EXAMPLE_DB"] = f"sqlite:///{state / 'db.sqlite3'}"
@@ -47,10 +49,15 @@ def _purge(app: Any, broker: str) -> None:
                 connection.default_channel.queue_purge(queue)
 
 
-def run_demo(broker: str = "filesystem://", state_dir: str | None = None) -> int:
-    """Run the demo; returns the process exit code (0 when all four ended as expected)."""
+def run_demo(
+    broker: str = "filesystem://", state_dir: str | None = None, backend: str = "celery"
+) -> int:
+    """Run the demo; returns the process exit code (0 when all four ended as expected).
+
+    ``backend``: ``celery`` (runs forked by the pool children), ``subprocess`` (a child
+    interpreter per run) or ``gvisor`` (a gVisor sandbox per run)."""
     state = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="djprocess-demo-"))
-    _configure(broker, state)
+    _configure(broker, state, backend)
 
     import django
 
@@ -69,6 +76,7 @@ def run_demo(broker: str = "filesystem://", state_dir: str | None = None) -> int
             "EXAMPLE_STATE_DIR",
             "EXAMPLE_BROKER_URL",
             "EXAMPLE_DB",
+            "EXAMPLE_WORKER_BACKEND",
         )
     }
     _purge(app, broker)
@@ -76,7 +84,7 @@ def run_demo(broker: str = "filesystem://", state_dir: str | None = None) -> int
         Worker("processes", 3, env, state / "worker-processes.log"),
         Worker("supervisor", 2, env, state / "worker-supervisor.log"),
     ]
-    print(f"djprocess demo: broker {broker}, database {state / 'db.sqlite3'}")
+    print(f"djprocess demo: backend {backend}, broker {broker}, database {state / 'db.sqlite3'}")
     print("starting workers: celery worker -Q processes -P prefork / -Q supervisor -P prefork")
     for worker in workers:
         worker.start()
@@ -110,10 +118,33 @@ def run_demo(broker: str = "filesystem://", state_dir: str | None = None) -> int
         for worker in workers:
             worker.stop()
         _purge(app, broker)  # watchdogs of finished processes must not outlive the demo
-    return _report(processes, workers, cleanup=None if state_dir else state)
+    return _report(processes, workers, state, cleanup=not state_dir)
 
 
-def _report(processes: dict[str, Any], workers: list[Any], cleanup: Path | None) -> int:
+def _left_running(workers: list[Any], state: Path) -> list[str]:
+    """What is still alive of the demo: processes in the workers' sessions, processes
+    started for it elsewhere (a run's own session: they carry its state folder in their
+    environment) and gVisor sandboxes."""
+    import psutil
+
+    found = [f"{p.pid} {p.name()}" for w in workers for p in w.session_processes()]
+    for proc in psutil.process_iter(["pid"]):
+        with contextlib.suppress(psutil.Error, OSError):
+            if proc.pid != os.getpid() and proc.environ().get("EXAMPLE_STATE_DIR") == str(state):
+                found.append(f"{proc.pid} {proc.name()}")
+    runsc_root = state / "runsc"
+    if runsc_root.exists():
+        listed = subprocess.run(
+            ["runsc", "--root", str(runsc_root), "list", "-quiet"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        found += [f"sandbox {name}" for name in listed.stdout.split()]
+    return sorted(set(found))
+
+
+def _report(processes: dict[str, Any], workers: list[Any], state: Path, cleanup: bool) -> int:
     ok = True
     for name, process in processes.items():
         process.refresh_from_db()
@@ -129,10 +160,12 @@ def _report(processes: dict[str, Any], workers: list[Any], cleanup: Path | None)
             print(f"    {entry.sequence:>3} {entry.level:<8} {entry.message.splitlines()[0]}")
         if page.paginator.num_pages > 1:
             print(f"    ... {page.paginator.count} lines in {page.paginator.num_pages} pages")
-    leftovers = [proc for worker in workers for proc in worker.session_processes()]
+    leftovers = _left_running(workers, state)
     print(f"\nworkers stopped; leftover processes: {len(leftovers)}")
+    for leftover in leftovers:
+        print(f"    {leftover}")
     ok &= not leftovers
-    if cleanup is not None:
-        shutil.rmtree(cleanup, ignore_errors=True)
+    if cleanup:
+        shutil.rmtree(state, ignore_errors=True)
     print("demo OK" if ok else "demo FAILED")
     return 0 if ok else 1
