@@ -106,9 +106,10 @@ class RunOutput:
 
     def _lines(self, stream: str, data: bytes) -> list[bytes]:
         buffer = self._partial.get(stream, b"") + data
-        *lines, rest = buffer.split(b"\n")
+        *whole, rest = buffer.split(b"\n")
         # A report message is whole or useless: only printed lines are cut.
         limit = MAX_REPORT_BYTES if stream == "report" else MAX_LINE_BYTES
+        lines = [part for line in whole for part in _cut(line, limit)]
         while len(rest) > limit:
             lines.append(rest[:limit])
             rest = rest[limit:]
@@ -211,3 +212,7 @@ class RunOutput:
                         connection.close()
                 time.sleep(pause)
                 pause = min(pause * 2, 2.0)
+
+
+def _cut(line: bytes, limit: int) -> list[bytes]:
+    return [line[start : start + limit] for start in range(0, len(line), limit)] or [b""]
