@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import psutil
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
@@ -123,7 +123,7 @@ class LocalSupervisor:
         try:
             try:
                 handle = launcher.launch(process, tag=tag, output=self.output)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - recorded as the run's failure
                 return self._not_started(exc)
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)

@@ -49,9 +49,7 @@ class Relay:
     def log(self, rows: list[tuple[str, str, dict[str, Any], Any]]) -> list[int]:
         """Relay cleaned log rows ``(message, level, extra, created)``. Their sequences
         are given by the supervisor when it writes them: 0 is returned for each."""
-        self.send(
-            {"log": [{"message": m, "level": lv, "extra": e} for m, lv, e, _ in rows]}
-        )
+        self.send({"log": [{"message": m, "level": lv, "extra": e} for m, lv, e, _ in rows]})
         return [0] * len(rows)
 
     def progress(self, current: int, total: int | None) -> None:

@@ -6,7 +6,8 @@ A run reports on a pipe as JSON lines (:func:`djprocess.relay.encode`):
   last one read wins);
 * ``{"log": [{"message": str, "level": str, "extra": {...}}, ...]}``: log lines written by
   a run that has no database access of its own (a gVisor sandbox);
-* ``{"progress": [current, total]}``: the same for :meth:`~djprocess.models.BaseProcess.set_progress`;
+* ``{"progress": [current, total]}``: the same for
+  :meth:`~djprocess.models.BaseProcess.set_progress`;
 * ``{"out": str}`` / ``{"err": str}``: a line its stdout / stderr printed (from a run whose
   output is relayed on the report pipe).
 
@@ -23,6 +24,7 @@ deadline. Memory grows with what is queued and not yet written.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import queue
@@ -170,6 +172,7 @@ class RunOutput:
 
     def _write_batch(self, batch: list[tuple[str, Any]]) -> bool:
         """Write ``batch`` in order; False if the row is gone (nothing more to write)."""
+        process = self.process
         entries: list[LogEntry] = []
         for kind, value in batch:
             if kind == "log":
@@ -181,14 +184,14 @@ class RunOutput:
                     )
                 )
                 continue
-            if not self._retry(lambda: self.process.log_many(entries), len(entries)):
+            if not self._retry(functools.partial(process.log_many, entries), len(entries)):
                 return False
             entries = []
             with contextlib.suppress(TypeError, ValueError):
                 current, total = value
-                if not self._retry(lambda: self.process.set_progress(current, total), 0):
+                if not self._retry(functools.partial(process.set_progress, current, total), 0):
                     return False
-        return self._retry(lambda: self.process.log_many(entries), len(entries))
+        return self._retry(functools.partial(process.log_many, entries), len(entries))
 
     def _retry(self, action: Callable[[], Any], lines: int) -> bool:
         give_up = clock.monotonic() + WRITE_RETRY_SECONDS

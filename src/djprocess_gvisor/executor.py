@@ -113,7 +113,8 @@ class GvisorExecutor:
         except BaseException:
             shutil.rmtree(workdir, ignore_errors=True)
             raise
-        assert proc.stdin is not None and proc.stdout is not None
+        assert proc.stdin is not None
+        assert proc.stdout is not None
         with contextlib.suppress(OSError):  # a sandbox that failed to start: seen at poll
             proc.stdin.write(serializers.serialize("json", [process]).encode())
             proc.stdin.close()

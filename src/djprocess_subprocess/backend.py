@@ -7,7 +7,7 @@ pool child that takes a process task is still the run's local supervisor
 ``python -m djprocess_subprocess.runner <label> <pk>`` through an executor
 (``DJPROCESS_SUBPROCESS_EXECUTOR``), in a session and process group of its own, and
 supervises that: the deadline and ``cancel()`` (one status read every
-``DJPROCESS_STATUS_POLL_SECONDS``, 0.5 s by default, per running process), SIGTERM ×
+``DJPROCESS_STATUS_POLL_SECONDS``, 0.5 s by default, per running process), SIGTERM x
 ``DJPROCESS_KILL_TERM_RETRIES`` then SIGKILL on the whole group, the reap, what the run
 left behind, and the outcome. The run's stdout and stderr become log lines.
 

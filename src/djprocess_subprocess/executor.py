@@ -1,10 +1,11 @@
 """The executor contract: how the pool child starts, signals and cleans up one run.
 
 ``DJPROCESS_SUBPROCESS_EXECUTOR`` names the class (default
-:class:`djprocess_subprocess.native.NativeExecutor`; :class:`djprocess_gvisor.executor.GvisorExecutor`
-runs in a gVisor sandbox). The local supervisor (:mod:`djprocess.localsupervisor`) drives
-it through :class:`djprocess_subprocess.launcher.ExecutorLauncher`; an executor never
-decides a status and never reads a pid back from the database.
+:class:`djprocess_subprocess.native.NativeExecutor`;
+:class:`djprocess_gvisor.executor.GvisorExecutor` runs in a gVisor sandbox). The local
+supervisor (:mod:`djprocess.localsupervisor`) drives it through
+:class:`djprocess_subprocess.launcher.ExecutorLauncher`; an executor never decides a
+status and never reads a pid back from the database.
 """
 
 from __future__ import annotations

@@ -89,7 +89,8 @@ def handle_for(
 ) -> ExecutionHandle:
     """The handle of a started ``proc``: its stdout and stderr pipes join ``channels``
     (those named :data:`REPORT` in ``channels`` keep their name); all non-blocking."""
-    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout is not None
+    assert proc.stderr is not None
     named = dict(channels)
     named.setdefault(proc.stdout.fileno(), STDOUT)
     named.setdefault(proc.stderr.fileno(), STDERR)

@@ -57,4 +57,5 @@ def test_lines_of_a_deleted_process_are_dropped() -> None:
     ExampleProcess.objects.filter(pk=process.pk).delete()
     output.output_feeder("INFO")(b"into the void\n")
     output.close()
-    assert output.dropped == 1 and output.written == 0
+    assert output.dropped == 1
+    assert output.written == 0

@@ -37,7 +37,9 @@ def test_flags_follow_the_executor() -> None:
             "supports_stopping_descendants": True,
             "supports_timeout": True,
         }
-    with override_settings(DJPROCESS_WORKER_BACKEND=SUBPROCESS, DJPROCESS_SUBPROCESS_EXECUTOR=GVISOR):
+    with override_settings(
+        DJPROCESS_WORKER_BACKEND=SUBPROCESS, DJPROCESS_SUBPROCESS_EXECUTOR=GVISOR
+    ):
         sandboxed = get_backend()
         assert sandboxed is not native  # the cache is reset when a setting changes
         assert sandboxed.supports_sandbox is True

@@ -112,9 +112,7 @@ class BaseWorkerBackend:
         """``options``: :setting:`DJPROCESS_WORKER_BACKEND_OPTIONS`. This base class takes
         none: an unknown option raises :class:`TypeError` naming it."""
         if options:
-            raise TypeError(
-                f"{type(self).__name__} takes no option {', '.join(sorted(options))!r}"
-            )
+            raise TypeError(f"{type(self).__name__} takes no option {', '.join(sorted(options))!r}")
 
     def capabilities(self) -> dict[str, bool]:
         """Every ``supports_*`` flag of this backend (instance values), by name."""

@@ -68,7 +68,8 @@ def test_a_run_fails_with_its_traceback(bc: BackendCluster) -> None:
     process = wait_finished(launch("fail"), PICKUP + 10)
     assert process.status == "failed"
     assert process.exception == "RuntimeError: example failure"
-    assert "_run_fail" in process.traceback and "Traceback" in process.traceback
+    assert "_run_fail" in process.traceback
+    assert "Traceback" in process.traceback
     assert "about to fail" in log_messages(process)
 
 
@@ -98,7 +99,8 @@ def test_cancel_while_pending_never_runs_it(bc: BackendCluster) -> None:
     # A process started after it on the same queue has run: the cancelled one was seen.
     wait_finished(launch("quiet", seconds=0.1), PICKUP + 10)
     row = reload(process)
-    assert row.status == "cancelled" and row.finished_at is not None
+    assert row.status == "cancelled"
+    assert row.finished_at is not None
     assert not any(m.startswith("started on") for m in log_messages(process))
 
 
@@ -134,9 +136,7 @@ def test_nothing_the_run_started_is_left_alive(bc: BackendCluster, how: str) -> 
     seconds = 307 if how == "timeout" else 311
     timeout = RUN_TIMEOUT if how == "timeout" else None
     process = wait_running(launch("shell_sleep", seconds=seconds, timeout=timeout), PICKUP)
-    wait_for(
-        lambda: any("running: sleep" in m for m in log_messages(process)), PICKUP, "the shell"
-    )
+    wait_for(lambda: any("running: sleep" in m for m in log_messages(process)), PICKUP, "the shell")
     if how == "cancel":
         assert ExampleProcess.objects.get(pk=process.pk).cancel() is True
     row = wait_finished(process, (timeout or 0) + stop_time(bc))
