@@ -18,6 +18,7 @@ only way out of the sandbox.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import os
 import shutil
@@ -26,6 +27,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,7 @@ from djprocess_subprocess.native import close_channels, handle_for, reap, runner
 RUNSC_COMMAND_SECONDS = 10.0
 #: ``DJPROCESS_GVISOR_NETWORK`` values.
 NETWORKS = ("none", "host")
+_PR_SET_PDEATHSIG = 1
 #: Environment variables never passed into a sandbox.
 HOST_ONLY_ENV = ("LD_PRELOAD", "LD_LIBRARY_PATH", "PYTHONSTARTUP")
 
@@ -109,6 +112,9 @@ class GvisorExecutor:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,
+                # The sandbox (booted --attached) dies with `runsc run`, which dies with
+                # the pool child: a pool child killed under a run leaves no sandbox running.
+                preexec_fn=_die_with_parent(os.getpid()),
             )
         except BaseException:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -216,6 +222,19 @@ class GvisorExecutor:
                 )
             )
         return messages
+
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """A ``preexec_fn`` setting ``PR_SET_PDEATHSIG`` to SIGKILL. The libc function is looked
+    up here, before the fork: the child only makes the call."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def set_pdeathsig() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(70)
+
+    return set_pdeathsig
 
 
 @functools.cache
