@@ -28,7 +28,8 @@ def _load(path: str, options: str) -> BaseWorkerBackend:
 def get_backend() -> BaseWorkerBackend:
     """Return the backend named by ``DJPROCESS_WORKER_BACKEND``, made with
     ``DJPROCESS_WORKER_BACKEND_OPTIONS`` as keyword arguments (one instance per path and
-    options, forgotten when either setting changes).
+    options; made again when a setting it is made from changes, see
+    :data:`CONSTRUCTION_SETTINGS`).
 
     Raises :class:`ImportError` or :class:`TypeError` for a bad path or options; the
     system checks ``djprocess.E006``/``E007``/``E017`` report the same at startup.
@@ -42,8 +43,15 @@ def _options_key(options: Any) -> str:
     return json.dumps(options, sort_keys=True, default=repr)
 
 
+#: Settings a backend instance may be made from (beyond its path and options, which key
+#: the cache): when one changes, instances are made again.
+CONSTRUCTION_SETTINGS = ("DJPROCESS_WORKER_BACKEND_OPTIONS", "DJPROCESS_SUBPROCESS_EXECUTOR")
+
+
 @receiver(setting_changed)
 def _forget_backends(setting: str = "", **kwargs: Any) -> None:
-    """A changed backend setting (``override_settings``) gives a new backend instance."""
-    if setting.startswith("DJPROCESS_"):
+    """A changed setting that backends are made from (``override_settings``) gives new
+    backend instances; switching ``DJPROCESS_WORKER_BACKEND`` back and forth keeps one
+    instance per path."""
+    if setting in CONSTRUCTION_SETTINGS or setting.startswith("DJPROCESS_GVISOR_"):
         _load.cache_clear()
