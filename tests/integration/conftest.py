@@ -236,13 +236,7 @@ def _reset_connections(app: Any) -> None:
 @pytest.fixture(scope="package", params=sorted(BROKER_URLS), ids=lambda name: name)
 def broker(request: pytest.FixtureRequest, django_pg: str) -> Iterator[Broker]:
     """The test process's Celery app on a real broker (not eager)."""
-    with use_broker(request.param) as found:
-        yield found
-
-
-@contextlib.contextmanager
-def use_broker(name: str) -> Iterator[Broker]:
-    """Point the test process's Celery app at the broker ``name`` while the block runs."""
+    name = request.param
     require_service("Redis" if name == "redis" else "RabbitMQ")
     from djprocess_example.celery import app
 
