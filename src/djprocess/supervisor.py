@@ -193,13 +193,24 @@ def _check_running(process: BaseProcess, backend: BaseWorkerBackend, now: Any) -
         logger.warning(
             "%s: no heartbeat for %s (worker: %s); checking again", label, silent, liveness.value
         )
-        record(process, next_check_at=_in(settings.HEARTBEAT_STALE_SECONDS))
+        _reschedule_running(process, _in(settings.HEARTBEAT_STALE_SECONDS))
         return Outcome.RESCHEDULED
     due = [process.deadline_at] if process.deadline_at else []
     if process.heartbeat_at is not None:
         due.append(process.heartbeat_at + stale)
-    record(process, next_check_at=min(due) if due else None)
+    _reschedule_running(process, min(due) if due else None)
     return Outcome.RESCHEDULED
+
+
+def _reschedule_running(process: BaseProcess, when: Any) -> None:
+    """Set ``next_check_at`` only while the row is still ``running``: a cancel or timeout
+    decided since this check read it has set the end of its stop budget, which an
+    unconditional write would move back to a past deadline (and the stop, still going on,
+    would be "finished" through the backend's kill of the pool child)."""
+    type(process)._base_manager.filter(pk=process.pk, status=status.RUNNING).update(
+        next_check_at=when
+    )
+    process.next_check_at = when
 
 
 def _lost_at_deadline(process: BaseProcess, backend: BaseWorkerBackend, now: Any) -> str:
