@@ -1,9 +1,10 @@
 """The demo: four processes on real prefork workers, on SQLite and ``filesystem://``.
 
-(a) logs and succeeds; (b) overruns a 2 s timeout and obeys SIGTERM; (c) ignores
-SIGTERM and must be SIGKILLed; (d) is cancelled while running. Prints each one's
-status, duration and first log page, stops the workers and exits 0 when every
-process ended as expected and nothing was left running.
+(a) logs and succeeds; (b) overruns a 2 s timeout (8 s with ``--backend gvisor``, whose
+sandboxes take seconds to start) and obeys SIGTERM; (c) ignores SIGTERM and must be
+SIGKILLed; (d) is cancelled while running. Prints each one's status, duration and first
+log page, stops the workers and exits 0 when every process ended as expected and nothing
+was left running.
 """
 
 from __future__ import annotations
@@ -95,8 +96,11 @@ def run_demo(
         processes["b"] = ExampleProcess.objects.create(kind="sleep", seconds=60)
         processes["c"] = ExampleProcess.objects.create(kind="ignore_term", seconds=60)
         processes["d"] = ExampleProcess.objects.create(kind="sleep", seconds=60)
-        processes["b"].timeout = timedelta(seconds=2)
-        processes["c"].timeout = timedelta(seconds=2)
+        # A sandbox takes seconds to start (an interpreter and django.setup() inside, on a
+        # busy host): give b and c the time to reach run(), or the stop lands in the start.
+        overrun = timedelta(seconds=8 if backend == "gvisor" else 2)
+        processes["b"].timeout = overrun
+        processes["c"].timeout = overrun
         for process in processes.values():
             process.start()
         d = processes["d"]
