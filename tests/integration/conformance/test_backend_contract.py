@@ -177,3 +177,19 @@ def test_a_run_whose_interpreter_dies_fails_and_the_pool_goes_on(
     assert process.status == "failed"
     assert reason in process.exception, process.exception
     assert wait_finished(launch("quiet", seconds=0.1), PICKUP + 10).status == "succeeded"
+
+
+def test_a_run_killed_from_outside_fails_with_the_signal_and_the_pool_goes_on(
+    bc: BackendCluster,
+) -> None:
+    """What the OOM killer does: SIGKILL to the run's process (the pool child's child: the
+    run child, the interpreter, or ``runsc run`` with its attached sandbox)."""
+    process = wait_running(launch("sleep", seconds=60), PICKUP)
+    wait_for(lambda: "sleeping 60.0s" in log_messages(process), PICKUP, "the run to log")
+    pool_child = psutil.Process(reload(process).worker_pid)
+    (run,) = wait_for(pool_child.children, PICKUP, "the run's process")
+    run.kill()
+    row = wait_finished(process, PICKUP)
+    assert row.status == "failed"
+    assert "killed by SIGKILL" in row.exception, row.exception
+    assert wait_finished(launch("quiet", seconds=0.1), PICKUP + 10).status == "succeeded"
