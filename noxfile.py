@@ -245,6 +245,10 @@ def bench_load(session: nox.Session) -> None:
 WHEEL_MUST_CONTAIN = (
     "djprocess/py.typed",
     "djprocess_celery/py.typed",
+    "djprocess_subprocess/py.typed",
+    "djprocess_subprocess/runner.py",
+    "djprocess_gvisor/py.typed",
+    "djprocess_gvisor/executor.py",
     "djprocess_example/py.typed",
     "djprocess_example/migrations/__init__.py",
     "djprocess/templates/admin/djprocess/process_change_form.html",

@@ -146,7 +146,63 @@ def _backend_errors() -> list[CheckMessage]:
                 id="djprocess.E007",
             )
         ]
-    return list(backend_class.check())
+    options = _value("DJPROCESS_WORKER_BACKEND_OPTIONS")
+    try:
+        if not isinstance(options, dict):
+            raise TypeError(f"a dict of keyword arguments is needed, not {options!r}")
+        backend = backend_class(**options)
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        return [
+            Error(
+                f"DJPROCESS_WORKER_BACKEND {path!r} cannot be made with "
+                f"DJPROCESS_WORKER_BACKEND_OPTIONS {options!r}: {type(exc).__name__}: {exc}.",
+                hint="Give only the options the backend documents (a dict), or {}.",
+                id="djprocess.E017",
+            )
+        ]
+    return [*_promise_errors(backend), *backend_class.check()]
+
+
+#: Settings that only a backend starting runs through an executor reads, and the promise
+#: each makes (a run in a sandbox, with no network...).
+EXECUTOR_SETTINGS = ("DJPROCESS_SUBPROCESS_EXECUTOR",)
+GVISOR_SETTINGS = (
+    "DJPROCESS_GVISOR_RUNSC_PATH",
+    "DJPROCESS_GVISOR_RUNSC_ROOT",
+    "DJPROCESS_GVISOR_NETWORK",
+    "DJPROCESS_GVISOR_RUNSC_FLAGS",
+    "DJPROCESS_GVISOR_MOUNTS",
+)
+
+
+def _promise_errors(backend: Any) -> list[CheckMessage]:
+    """``djprocess.E018``: settings in force that the backend would ignore, so that what
+    they promise (a run in a gVisor sandbox) would silently not hold."""
+    configured = [name for name in EXECUTOR_SETTINGS if hasattr(django_settings, name)]
+    gvisor = [name for name in GVISOR_SETTINGS if hasattr(django_settings, name)]
+    if not backend.supports_executor and (configured or gvisor):
+        names = ", ".join(configured + gvisor)
+        return [
+            Error(
+                f"{names} set, but DJPROCESS_WORKER_BACKEND "
+                f"{_value('DJPROCESS_WORKER_BACKEND')!r} does not start runs through an "
+                "executor: they would be ignored and runs would not be sandboxed.",
+                hint="Set DJPROCESS_WORKER_BACKEND = "
+                "'djprocess_subprocess.backend.SubprocessWorkerBackend', or remove them.",
+                id="djprocess.E018",
+            )
+        ]
+    if gvisor and not backend.supports_sandbox:
+        return [
+            Error(
+                f"{', '.join(gvisor)} set, but the subprocess backend's executor is not "
+                "the gVisor one: runs would not be sandboxed.",
+                hint="Set DJPROCESS_SUBPROCESS_EXECUTOR = "
+                "'djprocess_gvisor.executor.GvisorExecutor', or remove them.",
+                id="djprocess.E018",
+            )
+        ]
+    return []
 
 
 def check_models(

@@ -27,6 +27,13 @@ DEFAULTS: dict[str, Any] = {
     "DJPROCESS_HEARTBEAT_SECONDS": 5.0,
     "DJPROCESS_SWEEP_SECONDS": 1.0,
     "DJPROCESS_QUEUE_TIMEOUT_SECONDS": 86_400,
+    "DJPROCESS_WORKER_BACKEND_OPTIONS": {},
+    "DJPROCESS_SUBPROCESS_EXECUTOR": "djprocess_subprocess.native.NativeExecutor",
+    "DJPROCESS_GVISOR_RUNSC_PATH": "runsc",
+    "DJPROCESS_GVISOR_RUNSC_ROOT": "/run/djprocess-runsc",
+    "DJPROCESS_GVISOR_NETWORK": "none",
+    "DJPROCESS_GVISOR_RUNSC_FLAGS": ["--platform=ptrace", "--ignore-cgroups"],
+    "DJPROCESS_GVISOR_MOUNTS": [],
 }
 
 
@@ -116,6 +123,47 @@ class Settings:
         """Seconds a dispatched process may stay ``pending`` (queued, never claimed)
         before the supervisor fails it (``DJPROCESS_QUEUE_TIMEOUT_SECONDS``)."""
         return float(_get("DJPROCESS_QUEUE_TIMEOUT_SECONDS"))
+
+    @property
+    def WORKER_BACKEND_OPTIONS(self) -> dict[str, Any]:
+        """Keyword arguments the worker backend class is made with
+        (``DJPROCESS_WORKER_BACKEND_OPTIONS``)."""
+        value = _get("DJPROCESS_WORKER_BACKEND_OPTIONS")
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def SUBPROCESS_EXECUTOR(self) -> str:
+        """Dotted path of the executor class the subprocess backend starts runs with
+        (``DJPROCESS_SUBPROCESS_EXECUTOR``)."""
+        return str(_get("DJPROCESS_SUBPROCESS_EXECUTOR"))
+
+    @property
+    def GVISOR_RUNSC_PATH(self) -> str:
+        """The ``runsc`` program the gVisor executor runs (``DJPROCESS_GVISOR_RUNSC_PATH``)."""
+        return str(_get("DJPROCESS_GVISOR_RUNSC_PATH"))
+
+    @property
+    def GVISOR_RUNSC_ROOT(self) -> str:
+        """``runsc --root``: where runsc keeps its sandboxes' state
+        (``DJPROCESS_GVISOR_RUNSC_ROOT``)."""
+        return str(_get("DJPROCESS_GVISOR_RUNSC_ROOT"))
+
+    @property
+    def GVISOR_NETWORK(self) -> str:
+        """``runsc --network`` of the sandboxes: ``"none"`` or ``"host"``
+        (``DJPROCESS_GVISOR_NETWORK``)."""
+        return str(_get("DJPROCESS_GVISOR_NETWORK"))
+
+    @property
+    def GVISOR_RUNSC_FLAGS(self) -> list[str]:
+        """Further global ``runsc`` flags, e.g. the platform (``DJPROCESS_GVISOR_RUNSC_FLAGS``)."""
+        return [str(flag) for flag in _get("DJPROCESS_GVISOR_RUNSC_FLAGS")]
+
+    @property
+    def GVISOR_MOUNTS(self) -> list[dict[str, Any]]:
+        """Host paths mounted into the sandboxes besides the Python runtime and the
+        project (``DJPROCESS_GVISOR_MOUNTS``): ``{"source", "destination", "read_only"}``."""
+        return [dict(mount) for mount in _get("DJPROCESS_GVISOR_MOUNTS")]
 
     @property
     def STOP_BUDGET_SECONDS(self) -> float:

@@ -4,16 +4,17 @@ A worker backend calls :func:`run_supervised` in a process of its own that will 
 reused while the run lasts (a Celery prefork pool child). That process:
 
 1. claims the row (``pending → running``, ``deadline_at = now + timeout`` in UTC);
-2. forks the *run child* (:mod:`djprocess.runchild`), which calls ``run()`` in its own
-   process group;
+2. starts the run through a launcher (:mod:`djprocess.launch`): by default it forks the
+   *run child* (:mod:`djprocess.runchild`), which calls ``run()`` in its own process
+   group; ``djprocess_subprocess`` starts a fresh interpreter or a gVisor sandbox;
 3. watches it: the deadline on a monotonic clock, the row's status through a
    :class:`~djprocess.statuswatcher.StatusWatcher` (a ``cancel()``, a decision of the
    supervisor, a deleted row), a SIGTERM to itself (a worker shutting down);
 4. stops it when asked: SIGTERM to the run's process group up to
    ``DJPROCESS_KILL_TERM_RETRIES`` times, ``DJPROCESS_KILL_TERM_WAIT_SECONDS`` apart, then
-   SIGKILL to the group and to every process the run left behind; it holds the child as
-   its own child, so "gone" is a ``waitpid``, never a guess, and no pid is ever read back
-   from the database;
+   SIGKILL to the group and to every process the run left behind; it holds the run's
+   process as its own child (through the launcher's handle), so "gone" is a ``waitpid``,
+   never a guess, and no pid is ever read back from the database;
 5. after every run, whatever its end: stops what the run left behind (this process is a
    child subreaper, so orphans come back to it), ends PostgreSQL statements the run left
    running on the server, and records the outcome, retrying through a database outage.
@@ -26,7 +27,6 @@ shutdown or its main process stuck.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import selectors
@@ -35,10 +35,10 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import psutil
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
@@ -46,6 +46,8 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from djprocess import clock, runchild, runner
 from djprocess.backends.base import KillResult
 from djprocess.conf import settings
+from djprocess.launch import ForkLauncher, Launcher, RunHandle
+from djprocess.runoutput import RunOutput
 from djprocess.statuswatcher import StatusWatcher
 
 if TYPE_CHECKING:
@@ -94,7 +96,8 @@ class LocalSupervisor:
     hostname: str
     after_fork: Iterable[Callable[[], None]] = ()
     shutdown_requested: bool = False
-    report: dict[str, Any] = field(default_factory=dict)
+    launcher: Launcher | None = None
+    output: RunOutput | None = None
     stop: Stop | None = None
     exit_status: int | None = None
     claimed_at: float = 0.0
@@ -129,54 +132,50 @@ class LocalSupervisor:
         if not runner.claim(process, task_id=self.task_id, hostname=self.hostname, watched=True):
             return runner.not_claimed(process)
         deadline = claimed_at + process.timeout_seconds()
-        _close_connections()  # never share a database socket with the child
+        _close_connections()  # never share a database socket with the run
         tag = run_tag(self.task_id)
-        read_fd, write_fd = os.pipe()
-        wake_r, wake_w = os.pipe()
-        os.set_blocking(read_fd, False)
-        os.set_blocking(wake_r, False)
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child, which never returns
-            os.close(read_fd)
-            os.close(wake_r)
-            os.close(wake_w)
-            runchild.main(
-                process,
-                write_fd,
-                tag=tag,
-                parent_pid=os.getppid(),
-                after_fork=[*after_fork_hooks, *self.after_fork],
-            )
-        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-        os.close(write_fd)
-        self._supervise(pid, read_fd, wake_r, wake_w, deadline)
+        launcher = self.launcher or ForkLauncher([*after_fork_hooks, *self.after_fork])
+        self.output = RunOutput(process)
+        try:
+            handle = launcher.launch(process, tag=tag, output=self.output)
+        except Exception as exc:  # noqa: BLE001 - recorded as the run's failure
+            return self._not_started(exc)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+        try:
+            self._supervise(handle, deadline)
+        finally:
+            handle.close()
         left = stop_leftovers(kill_now=self.stop is not None and self.stop.kill_sent)
         ended = end_database_sessions(tag)
+        self.output.close()
         elapsed = timedelta(seconds=round(clock.monotonic() - claimed_at, 3))
         return _with_db_retry(
             lambda: self._record(elapsed, left, ended), f"{process._meta.label} pk={process.pk}"
         )
 
-    def _supervise(self, pid: int, read_fd: int, wake_r: int, wake_w: int, deadline: float) -> None:
-        """Watch the run child until it is gone; on any error of our own, kill it."""
+    def _supervise(self, handle: RunHandle, deadline: float) -> None:
+        """Watch the run until it is gone; on any error of our own, kill it."""
         process = self.process
         assert process.deadline_at is not None
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_r, False)
         watcher = StatusWatcher(
             process, process.deadline_at + timedelta(seconds=settings.SWEEP_SECONDS), wake_w
         )
         try:
             watcher.start()
-            self._watch(pid, read_fd, wake_r, deadline, watcher)
+            self._watch(handle, wake_r, deadline, watcher)
         except BaseException:
             # Never leave a run behind without its supervisor.
-            _signal_group(pid, signal.SIGKILL)
+            handle.signal(signal.SIGKILL)
             _kill_descendants()
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
+            while handle.poll() is None:
+                time.sleep(0.01)
             raise
         finally:
             watcher.stop()
-            for fd in (read_fd, wake_r, wake_w):
+            for fd in (wake_r, wake_w):
                 with contextlib.suppress(OSError):
                     os.close(fd)
 
@@ -184,42 +183,44 @@ class LocalSupervisor:
         self.shutdown_requested = True
 
     def _watch(
-        self, pid: int, read_fd: int, wake_r: int, deadline: float, watcher: StatusWatcher
+        self, handle: RunHandle, wake_r: int, deadline: float, watcher: StatusWatcher
     ) -> None:
-        buffer = b""
+        readers = handle.readers()
         with selectors.DefaultSelector() as selector:
-            selector.register(read_fd, selectors.EVENT_READ)
+            for fd in readers:
+                selector.register(fd, selectors.EVENT_READ)
             selector.register(wake_r, selectors.EVENT_READ)
-            pidfd = _pidfd(pid)
-            if pidfd is not None:
-                selector.register(pidfd, selectors.EVENT_READ)
-            try:
-                while self.exit_status is None:
-                    now = clock.monotonic()
-                    if self.stop is None:
-                        reason = self._stop_reason(now, deadline, watcher)
-                        if reason is not None:
-                            self.stop = Stop(reason=reason, started=now, next_step=now)
-                            if reason == "timeout":
-                                watcher.decide_timeout()
-                    if self.stop is not None and now >= self.stop.next_step:
-                        self._escalate(pid, now)
-                    wait = deadline - now if self.stop is None else self.stop.next_step - now
-                    if pidfd is None:
-                        wait = min(wait, 0.05)
-                    for key, _ in selector.select(timeout=max(0.0, min(wait, 1.0))):
-                        if key.fd == read_fd:
-                            buffer += _read_all(read_fd)
-                        elif key.fd == wake_r:
-                            _read_all(wake_r)
-                    self._reap(pid)
-            finally:
-                if pidfd is not None:
-                    os.close(pidfd)
-        buffer += _read_all(read_fd)
-        for line in buffer.splitlines():
-            with contextlib.suppress(ValueError):
-                self.report = json.loads(line)
+            exit_fd = handle.exit_fd()
+            if exit_fd is not None:
+                selector.register(exit_fd, selectors.EVENT_READ)
+            while self.exit_status is None:
+                now = clock.monotonic()
+                if self.stop is None:
+                    reason = self._stop_reason(now, deadline, watcher)
+                    if reason is not None:
+                        self.stop = Stop(reason=reason, started=now, next_step=now)
+                        if reason == "timeout":
+                            watcher.decide_timeout()
+                if self.stop is not None and now >= self.stop.next_step:
+                    self._escalate(handle, now)
+                wait = deadline - now if self.stop is None else self.stop.next_step - now
+                if exit_fd is None:
+                    wait = min(wait, 0.05)
+                for key, _ in selector.select(timeout=max(0.0, min(wait, 1.0))):
+                    if key.fd == wake_r:
+                        _read_all(wake_r)
+                    elif key.fd in readers:
+                        data = _read_all(key.fd)
+                        readers[key.fd](data)
+                        if not data:  # end of file: a writer closed it for good
+                            selector.unregister(key.fd)
+                self.exit_status = handle.poll()
+            # What the run wrote just before it ended (more may still come from
+            # processes it left behind; those are stopped next).
+            for fd, feed in readers.items():
+                data = _read_all(fd)
+                if data:
+                    feed(data)
 
     def _stop_reason(self, now: float, deadline: float, watcher: StatusWatcher) -> str | None:
         if watcher.found is not None:
@@ -230,39 +231,41 @@ class LocalSupervisor:
             return "timeout"
         return None
 
-    def _escalate(self, pid: int, now: float) -> None:
+    def _escalate(self, handle: RunHandle, now: float) -> None:
         assert self.stop is not None
         stop = self.stop
+        pid = handle.pid
         if stop.kill_sent:
             stop.next_step = now + SIGKILL_WAIT_SECONDS
-            logger.error("task %s: run child %s still not gone %.0fs after SIGKILL",
+            logger.error("task %s: run %s still not gone %.0fs after SIGKILL",
                          self.task_id, pid, SIGKILL_WAIT_SECONDS)  # fmt: skip
             return
         if stop.term_sent < settings.KILL_TERM_RETRIES:
             stop.term_sent += 1
-            _signal_group(pid, signal.SIGTERM)
+            handle.signal(signal.SIGTERM)
             stop.next_step = now + settings.KILL_TERM_WAIT_SECONDS
-            logger.info("task %s: SIGTERM %d/%d sent to the run's process group %d (%s)",
+            logger.info("task %s: SIGTERM %d/%d sent to the run %d (%s)",
                         self.task_id, stop.term_sent, settings.KILL_TERM_RETRIES, pid,
                         stop.reason)  # fmt: skip
             return
         stop.kill_sent = True
-        _signal_group(pid, signal.SIGKILL)
+        handle.signal(signal.SIGKILL)
         _kill_descendants()
         stop.next_step = now + SIGKILL_WAIT_SECONDS
-        logger.warning("task %s: SIGKILL sent to the run's process group %d and what it left "
-                       "behind, after %d SIGTERM", self.task_id, pid, stop.term_sent)  # fmt: skip
-
-    def _reap(self, pid: int) -> None:
-        try:
-            done, status = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:  # pragma: no cover - reaped elsewhere: it is gone
-            self.exit_status = -1
-            return
-        if done == pid:
-            self.exit_status = status
+        logger.warning("task %s: SIGKILL sent to the run %d and what it left behind, "
+                       "after %d SIGTERM", self.task_id, pid, stop.term_sent)  # fmt: skip
 
     # -- recording ------------------------------------------------------------------
+
+    def _not_started(self, exc: Exception) -> str:
+        logger.exception("task %s: the run could not be started", self.task_id)
+        outcome = runner.Outcome(
+            runner.Outcome.FAILED, exception=f"RunNotStarted: {type(exc).__name__}: {exc}"
+        )
+        return _with_db_retry(
+            lambda: runner.record_end(self.process, outcome, timedelta(0)),
+            f"{self.process._meta.label} pk={self.process.pk}",
+        )
 
     def _record(self, elapsed: timedelta, leftovers: int, ended_sessions: int) -> str:
         process = self.process
@@ -292,7 +295,7 @@ class LocalSupervisor:
         )
 
     def _outcome(self) -> runner.Outcome:
-        report = self.report
+        report = self.output.report if self.output is not None else {}
         result = report.get("result")
         if result == "succeeded":
             return runner.Outcome(runner.Outcome.SUCCEEDED)
@@ -315,18 +318,26 @@ def run_supervised(
     task_id: str,
     hostname: str = "",
     after_fork: Iterable[Callable[[], None]] = (),
+    launcher: Launcher | None = None,
 ) -> str:
-    """Claim ``process``, run it in a forked run child, enforce its deadline and stops,
-    and record the outcome. Returns the status stored afterwards.
+    """Claim ``process``, start its run through ``launcher`` (default: a forked run
+    child, :class:`~djprocess.launch.ForkLauncher`), enforce its deadline and stops, and
+    record the outcome. Returns the status stored afterwards.
 
     A process that is not ``pending`` (or not dispatched) is not run; its status is
-    returned. ``after_fork`` callables run first thing in the run child. Linux only
-    (``fork``, ``prctl``). Raises ``DoesNotExist`` if the row is gone before the claim.
+    returned. ``after_fork`` callables run first thing in a forked run child. Linux only
+    (``fork``, ``prctl``). Raises ``DoesNotExist`` if the row is gone before the claim,
+    and :class:`OSError` if the launcher could not start the run (the row is then
+    recorded ``failed``).
     """
     if _active is not None:
         raise RuntimeError("this process is already supervising a run")
     return LocalSupervisor(
-        process, task_id=task_id, hostname=hostname or socket.gethostname(), after_fork=after_fork
+        process,
+        task_id=task_id,
+        hostname=hostname or socket.gethostname(),
+        after_fork=after_fork,
+        launcher=launcher,
     ).run()
 
 
@@ -357,13 +368,6 @@ def _close_connections() -> None:
         logstore.close_private_connections()
 
 
-def _pidfd(pid: int) -> int | None:
-    try:
-        return os.pidfd_open(pid)
-    except (AttributeError, OSError):  # pragma: no cover - kernels before 5.3
-        return None
-
-
 def _read_all(fd: int) -> bytes:
     chunks = []
     while True:
@@ -375,16 +379,6 @@ def _read_all(fd: int) -> bytes:
             break
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _signal_group(pid: int, signum: int) -> None:
-    # The run child leads its own process group (setpgid): the group id is its pid,
-    # which cannot be reused while the child is unreaped.
-    try:
-        os.killpg(pid, signum)
-    except ProcessLookupError:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signum)
 
 
 def _kill_descendants() -> None:

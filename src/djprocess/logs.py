@@ -21,7 +21,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from djprocess import logsql, logstore
+from djprocess import logsql, logstore, relay
 from djprocess.sanitize import clean_entry
 
 if TYPE_CHECKING:
@@ -85,6 +85,8 @@ def append(process: BaseProcess, entries: Sequence[LogEntry | str]) -> list[int]
         else (*clean_entry(entry.message, entry.level, entry.extra), now)
         for entry in entries
     ]
+    if relay.active is not None:  # a run with no database access (a sandbox)
+        return relay.active.log(rows)
     return logstore.write(process, rows)
 
 

@@ -22,14 +22,15 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import json
 import os
 import signal
+import sys
 import traceback
 from collections.abc import Callable, Iterable
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
+from djprocess import relay
 from djprocess.exceptions import ProcessTerminated
 
 if TYPE_CHECKING:
@@ -93,31 +94,56 @@ def main(
     tag: str,
     parent_pid: int,
     after_fork: Iterable[Callable[[], None]] = (),
-) -> None:
+) -> NoReturn:
     """Run ``process.run()`` in this freshly forked child and ``os._exit``. Never returns.
 
     Writes one JSON line to ``report_fd``: ``{"result": "succeeded"}``,
     ``{"result": "failed", "exception": str, "traceback": str}`` or
     ``{"result": "terminated", "signum": int}``.
     """
+    serve(process, report_fd, tag=tag, parent_pid=parent_pid, before_run=after_fork)
+
+
+def serve(
+    process: BaseProcess,
+    report_fd: int,
+    *,
+    tag: str,
+    parent_pid: int | None,
+    before_run: Iterable[Callable[[], None]] = (),
+    own_group: bool = True,
+) -> NoReturn:
+    """Be the process of ``process``'s run: call ``run()``, report, ``os._exit``.
+
+    Shared by the forked run child (:func:`main`) and the interpreter that
+    ``djprocess_subprocess`` starts. ``own_group``: lead a new process group (a process
+    started in a session of its own already does). ``parent_pid``: die with that
+    supervisor (``PR_SET_PDEATHSIG``); None inside a sandbox, which has no such parent.
+    ``tag``: the PostgreSQL ``application_name`` of this run's sessions ("" for none).
+    The report is one JSON line on ``report_fd`` (see :func:`main`).
+    """
     global current_run
     code = 0
     try:
-        # The supervisor forked with SIGTERM blocked: one sent already is delivered
-        # here, once the handler that turns it into ProcessTerminated is in place.
+        # The supervisor launched us with SIGTERM blocked: one sent already is
+        # delivered here, once the handler that turns it into ProcessTerminated is in place.
         signal.signal(signal.SIGTERM, _on_sigterm)
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
-        os.setpgid(0, 0)
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent_pid:  # the supervisor died before prctl took effect
-            os._exit(70)
+        if own_group:
+            os.setpgid(0, 0)
+        if parent_pid is not None:
+            prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() != parent_pid:  # the supervisor died before prctl took effect
+                os._exit(70)
         current_run = (process._meta.label_lower, process.pk)
         # Inherited by everything the run starts: lets a worker find them all if this
         # process's supervisor dies (see localsupervisor.stop_run_everywhere).
-        os.environ[RUN_ENV] = tag
-        for hook in after_fork:
+        if tag:
+            os.environ[RUN_ENV] = tag
+        for hook in before_run:
             hook()
-        _tag_postgresql(tag)
+        if tag:
+            _tag_postgresql(tag)
         report = _run(process)
     except ProcessTerminated as exc:
         report = {"result": "terminated", "signum": exc.signum}
@@ -127,9 +153,11 @@ def main(
     # Nothing may interrupt the report or the goodbye to the database.
     signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])
     with contextlib.suppress(BaseException):
-        data = (json.dumps(report, default=str) + "\n").encode()
-        while data:
-            data = data[os.write(report_fd, data) :]
+        # What run() printed and Python still buffers: before the outcome.
+        sys.stdout.flush()
+        sys.stderr.flush()
+    with contextlib.suppress(BaseException):
+        relay.send_report(report_fd, report)
     with contextlib.suppress(BaseException):
         from django.db import connections
 

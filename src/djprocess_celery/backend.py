@@ -26,6 +26,7 @@ from django.core.checks import CheckMessage, Error, Warning
 from djprocess.backends.base import BaseWorkerBackend, KillResult, Liveness
 from djprocess.conf import settings
 from djprocess.exceptions import BackendError, KillControlError
+from djprocess.launch import Launcher
 from djprocess.models import BaseProcess
 from djprocess.registry import label_of
 
@@ -66,6 +67,11 @@ class CeleryWorkerBackend(BaseWorkerBackend):
     supports_kill = True
     supports_probe = True
     stops_runs_locally = True
+
+    def make_launcher(self) -> Launcher | None:
+        """How a pool child starts the run it supervises: None, the default fork of a run
+        child (:class:`~djprocess.launch.ForkLauncher`). Subclasses start it otherwise."""
+        return None
 
     # -- dispatch -----------------------------------------------------------------
 

@@ -26,6 +26,8 @@ from djprocess.transitions import compare_and_set
 logger = logging.getLogger("djprocess_celery.receivers")
 
 PROCESS_TASK_NAME = "djprocess.run_process"
+#: Process task names whose failure fails the process (0.0.1's subprocess name included).
+PROCESS_TASK_NAMES = frozenset({PROCESS_TASK_NAME, "djprocess_subprocess.run_process"})
 #: Tries of the database work of a receiver (a stale connection fails the first).
 DB_ATTEMPTS = 3
 
@@ -41,7 +43,7 @@ def on_process_task_failure(
     **kwargs: Any,
 ) -> None:
     """Mark the process ``failed`` if its process task failed outside ``run()``."""
-    if getattr(sender, "name", None) != PROCESS_TASK_NAME or not args or len(args) != 2:
+    if getattr(sender, "name", None) not in PROCESS_TASK_NAMES or not args or len(args) != 2:
         return
     label, pk = args
     try:

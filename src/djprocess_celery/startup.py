@@ -63,6 +63,28 @@ def check_pool(sender: Any = None, **kwargs: Any) -> None:
 
 
 @worker_init.connect
+def check_settings(sender: Any = None, **kwargs: Any) -> None:
+    """Refuse to start a worker that consumes the process queue while the system checks
+    of the djprocess settings and backend find errors (a missing ``runsc``, a backend
+    option it does not take, ...): they would fail every run, one at a time.
+
+    Raises :class:`SystemExit` naming each error.
+    """
+    worker = sender
+    if worker is None or settings.PROCESS_QUEUE not in _djprocess_queues(worker):
+        return
+    from djprocess.checks import check_settings as djprocess_checks
+
+    errors = [error for error in djprocess_checks() if error.is_serious()]
+    if errors:
+        message = "djprocess: this worker cannot run processes:\n" + "\n".join(
+            f"  {error.id}: {error.msg} ({error.hint})" for error in errors
+        )
+        logger.critical(message)
+        raise SystemExit(message)
+
+
+@worker_init.connect
 def rename_default_nodename(sender: Any = None, **kwargs: Any) -> None:
     """Give a djprocess worker that kept Celery's default node name a unique one."""
     worker = sender

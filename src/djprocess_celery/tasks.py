@@ -22,7 +22,9 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import InterfaceError, OperationalError, close_old_connections, connections
 
 from djprocess import localsupervisor, runner, supervisor
+from djprocess.backends import get_backend
 from djprocess.exceptions import UnknownProcessModel
+from djprocess.launch import Launcher
 from djprocess.models import BaseProcess
 from djprocess.registry import resolve
 
@@ -58,9 +60,23 @@ def _retry_later(task: Any, exc: Exception, label: Any, pk: Any) -> Any:
     return task.retry(exc=exc, countdown=countdown, max_retries=None)
 
 
+def _launcher() -> Launcher | None:
+    """The configured backend's way to start a run (None: fork a run child)."""
+    from djprocess_celery.backend import CeleryWorkerBackend
+
+    backend = get_backend()
+    return backend.make_launcher() if isinstance(backend, CeleryWorkerBackend) else None
+
+
 @shared_task(name="djprocess.run_process", bind=True, ignore_result=True)
 def run_process(self: Any, label: str, pk: Any) -> str:
     """Run the process ``label``/``pk`` here. Returns its final status (or why not)."""
+    return run_process_body(self, label, pk)
+
+
+def run_process_body(self: Any, label: str, pk: Any) -> str:
+    """What ``djprocess.run_process`` does, for the bound task ``self`` (also used by the
+    task names kept from 0.0.1, :mod:`djprocess_subprocess.tasks`)."""
     close_old_connections()
     try:
         process = _load(label, pk)
@@ -70,7 +86,10 @@ def run_process(self: Any, label: str, pk: Any) -> str:
             final = process.execute(task_id=self.request.id or "", hostname="eager")
         else:
             final = localsupervisor.run_supervised(
-                process, task_id=self.request.id or "", hostname=self.request.hostname or ""
+                process,
+                task_id=self.request.id or "",
+                hostname=self.request.hostname or "",
+                launcher=_launcher(),
             )
     except (OperationalError, InterfaceError) as exc:
         raise _retry_later(self, exc, label, pk) from exc
@@ -86,6 +105,11 @@ def run_process(self: Any, label: str, pk: Any) -> str:
 def watchdog(self: Any, label: str, pk: Any) -> str:
     """Check the process ``label``/``pk`` once (see :func:`djprocess.supervisor.check`).
     Returns the outcome."""
+    return watchdog_body(self, label, pk)
+
+
+def watchdog_body(self: Any, label: str, pk: Any) -> str:
+    """What ``djprocess.watchdog`` does, for the bound task ``self``."""
     close_old_connections()
     try:
         process = _load(label, pk)

@@ -16,6 +16,13 @@ def main(argv: list[str] | None = None) -> int:
         help="Celery broker URL (default: filesystem://, no server needed)",
     )
     demo.add_argument("--state-dir", default=None, help="where the SQLite file and broker live")
+    demo.add_argument(
+        "--backend",
+        choices=("celery", "subprocess", "gvisor"),
+        default="celery",
+        help="worker backend: runs forked by Celery's pool children (default), a child "
+        "interpreter per run, or a gVisor sandbox per run",
+    )
     web = commands.add_parser(
         "runserver", help="serve the web UI and the admin, with its own workers (Ctrl-C stops all)"
     )
@@ -38,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from djprocess_example.demo import run_demo
 
-        return run_demo(broker=args.broker, state_dir=args.state_dir)
+        return run_demo(broker=args.broker, state_dir=args.state_dir, backend=args.backend)
     if args.command == "runserver":
         from djprocess_example.server import run_server
 

@@ -1,9 +1,10 @@
 """The demo: four processes on real prefork workers, on SQLite and ``filesystem://``.
 
-(a) logs and succeeds; (b) overruns a 2 s timeout and obeys SIGTERM; (c) ignores
-SIGTERM and must be SIGKILLed; (d) is cancelled while running. Prints each one's
-status, duration and first log page, stops the workers and exits 0 when every
-process ended as expected and nothing was left running.
+(a) logs and succeeds; (b) overruns a 2 s timeout (8 s with ``--backend gvisor``, whose
+sandboxes take seconds to start) and obeys SIGTERM; (c) ignores SIGTERM and must be
+SIGKILLed; (d) is cancelled while running. Prints each one's status, duration and first
+log page, stops the workers and exits 0 when every process ended as expected and nothing
+was left running.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from datetime import timedelta
@@ -28,8 +30,9 @@ def _wait_for(predicate: Any, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def _configure(broker: str, state: Path) -> None:
+def _configure(broker: str, state: Path, backend: str) -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "djprocess_example.settings"
+    os.environ["EXAMPLE_WORKER_BACKEND"] = backend
     os.environ["EXAMPLE_STATE_DIR"] = str(state)
     os.environ["EXAMPLE_BROKER_URL"] = broker
     os.environ["EXAMPLE_DB"] = f"sqlite:///{state / 'db.sqlite3'}"
@@ -50,10 +53,15 @@ def _purge(app: Any, broker: str) -> None:
                 connection.default_channel.queue_purge(queue)
 
 
-def run_demo(broker: str = "filesystem://", state_dir: str | None = None) -> int:
-    """Run the demo; returns the process exit code (0 when all four ended as expected)."""
+def run_demo(
+    broker: str = "filesystem://", state_dir: str | None = None, backend: str = "celery"
+) -> int:
+    """Run the demo; returns the process exit code (0 when all four ended as expected).
+
+    ``backend``: ``celery`` (runs forked by the pool children), ``subprocess`` (a child
+    interpreter per run) or ``gvisor`` (a gVisor sandbox per run)."""
     state = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="djprocess-demo-"))
-    _configure(broker, state)
+    _configure(broker, state, backend)
 
     import django
 
@@ -74,6 +82,7 @@ def run_demo(broker: str = "filesystem://", state_dir: str | None = None) -> int
             "EXAMPLE_DB",
             "EXAMPLE_KILL_TERM_RETRIES",
             "EXAMPLE_KILL_TERM_WAIT_SECONDS",
+            "EXAMPLE_WORKER_BACKEND",
         )
     }
     _purge(app, broker)
@@ -81,7 +90,7 @@ def run_demo(broker: str = "filesystem://", state_dir: str | None = None) -> int
         Worker("processes", 3, env, state / "worker-processes.log"),
         Worker("supervisor", 2, env, state / "worker-supervisor.log"),
     ]
-    print(f"djprocess demo: broker {broker}, database {state / 'db.sqlite3'}")
+    print(f"djprocess demo: backend {backend}, broker {broker}, database {state / 'db.sqlite3'}")
     print("starting workers: celery worker -Q processes -P prefork / -Q supervisor -P prefork")
     for worker in workers:
         worker.start()
@@ -92,8 +101,11 @@ def run_demo(broker: str = "filesystem://", state_dir: str | None = None) -> int
         processes["b"] = ExampleProcess.objects.create(kind="sleep", seconds=60)
         processes["c"] = ExampleProcess.objects.create(kind="ignore_term", seconds=60)
         processes["d"] = ExampleProcess.objects.create(kind="sleep", seconds=60)
-        processes["b"].timeout = timedelta(seconds=2)
-        processes["c"].timeout = timedelta(seconds=2)
+        # A sandbox takes seconds to start (an interpreter and django.setup() inside, on a
+        # busy host): give b and c the time to reach run(), or the stop lands in the start.
+        overrun = timedelta(seconds=8 if backend == "gvisor" else 2)
+        processes["b"].timeout = overrun
+        processes["c"].timeout = overrun
         for process in processes.values():
             process.start()
         d = processes["d"]
@@ -117,10 +129,33 @@ def run_demo(broker: str = "filesystem://", state_dir: str | None = None) -> int
         # filesystem://, most of it waiting in a 2 s broker poll.
         stop_all(workers, timeout=1.5)
         _purge(app, broker)  # watchdogs of finished processes must not outlive the demo
-    return _report(processes, workers, cleanup=None if state_dir else state)
+    return _report(processes, workers, state, cleanup=not state_dir)
 
 
-def _report(processes: dict[str, Any], workers: list[Any], cleanup: Path | None) -> int:
+def _left_running(workers: list[Any], state: Path) -> list[str]:
+    """What is still alive of the demo: processes in the workers' sessions, processes
+    started for it elsewhere (a run's own session: they carry its state folder in their
+    environment) and gVisor sandboxes."""
+    import psutil
+
+    found = [f"{p.pid} {p.name()}" for w in workers for p in w.session_processes()]
+    for proc in psutil.process_iter(["pid"]):
+        with contextlib.suppress(psutil.Error, OSError):
+            if proc.pid != os.getpid() and proc.environ().get("EXAMPLE_STATE_DIR") == str(state):
+                found.append(f"{proc.pid} {proc.name()}")
+    runsc_root = state / "runsc"
+    if runsc_root.exists():
+        listed = subprocess.run(
+            ["runsc", "--root", str(runsc_root), "list", "-quiet"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        found += [f"sandbox {name}" for name in listed.stdout.split()]
+    return sorted(set(found))
+
+
+def _report(processes: dict[str, Any], workers: list[Any], state: Path, cleanup: bool) -> int:
     ok = True
     for name, process in processes.items():
         process.refresh_from_db()
@@ -136,10 +171,12 @@ def _report(processes: dict[str, Any], workers: list[Any], cleanup: Path | None)
             print(f"    {entry.sequence:>3} {entry.level:<8} {entry.message.splitlines()[0]}")
         if page.paginator.num_pages > 1:
             print(f"    ... {page.paginator.count} lines in {page.paginator.num_pages} pages")
-    leftovers = [proc for worker in workers for proc in worker.session_processes()]
+    leftovers = _left_running(workers, state)
     print(f"\nworkers stopped; leftover processes: {len(leftovers)}")
+    for leftover in leftovers:
+        print(f"    {leftover}")
     ok &= not leftovers
-    if cleanup is not None:
-        shutil.rmtree(cleanup, ignore_errors=True)
+    if cleanup:
+        shutil.rmtree(state, ignore_errors=True)
     print("demo OK" if ok else "demo FAILED")
     return 0 if ok else 1

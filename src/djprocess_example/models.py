@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
+import socket
 import subprocess
+import sys
 import threading
 import time
 
@@ -35,6 +38,9 @@ class ExampleProcess(BaseProcess):
         ("exit", "end the run's process at once with os._exit(3)"),
         ("cancel_self", "cancel() this process from inside run(), then sleep"),
         ("quiet", "sleep without writing anything, then return"),
+        ("print", "print `lines` lines of `seconds` characters to stdout (every 10th to stderr)"),
+        ("crash", "end the run's process with a segmentation fault"),
+        ("escape", "try to reach Redis and PostgreSQL, write host files, list processes"),
     )
 
     #: The advisory lock the ``pg_lock`` kind holds (key of ``pg_advisory_lock``).
@@ -115,6 +121,48 @@ class ExampleProcess(BaseProcess):
 
     def _run_quiet(self) -> None:
         time.sleep(self.seconds)
+
+    def _run_print(self) -> None:
+        padding = "x" * int(self.seconds)
+        for number in range(self.lines):
+            print(f"stdout line {number} {padding}")
+            if number % 10 == 0:
+                print(f"stderr line {number}", file=sys.stderr)
+        self.log("printed")
+
+    def _run_crash(self) -> None:
+        self.log("dereferencing a NULL pointer")
+        ctypes.string_at(0)
+
+    def _run_escape(self) -> None:
+        """Log what the run can reach: one line per attempt, "<what>: <result>"."""
+        for port in (6379, 5432):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=2):
+                    result = "connected"
+            except OSError as exc:
+                result = f"refused ({type(exc).__name__})"
+            self.log(f"tcp 127.0.0.1:{port}: {result}")
+        for path in self.escape_paths():
+            try:
+                with open(path, "w") as file:
+                    file.write("written from inside run()")
+                result = "written"
+            except OSError as exc:
+                result = f"refused ({type(exc).__name__})"
+            self.log(f"write {path}: {result}")
+        pids = sorted(int(name) for name in os.listdir("/proc") if name.isdigit())
+        self.log(f"processes visible: {len(pids)}")
+
+    def escape_paths(self) -> list[str]:
+        """Host files the ``escape`` kind tries to write (none may exist afterwards under
+        a sandbox): in the project's code, in the host's /tmp, in the root."""
+        here = os.path.dirname(os.path.abspath(__file__))
+        return [
+            os.path.join(here, f"escape-{self.pk}.txt"),
+            f"/tmp/djprocess-escape-{self.pk}.txt",
+            f"/djprocess-escape-{self.pk}.txt",
+        ]
 
     def _run_fail(self) -> None:
         self.log("about to fail")

@@ -12,6 +12,8 @@ Environment knobs (all optional):
   (default: kombu's, one hour): how long an unacknowledged message held by a worker
   that died waits before it is delivered again;
 * ``EXAMPLE_KILL_TERM_RETRIES`` / ``EXAMPLE_KILL_TERM_WAIT_SECONDS``: the kill escalation;
+* ``EXAMPLE_WORKER_BACKEND``: ``celery`` (default), ``subprocess`` or ``gvisor``
+  (the subprocess backend with the gVisor executor);
 * ``EXAMPLE_SQL_LOG``: a file to which each web request's SQL statements are appended
   (:mod:`djprocess_example.sqllog`; for tests).
 """
@@ -143,6 +145,26 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+#: ``EXAMPLE_WORKER_BACKEND``: ``celery`` (default), ``subprocess`` or ``gvisor``.
+EXAMPLE_WORKER_BACKEND = os.environ.get("EXAMPLE_WORKER_BACKEND", "celery")
+_BACKENDS = {
+    "celery": ("djprocess_celery.backend.CeleryWorkerBackend", ""),
+    "subprocess": (
+        "djprocess_subprocess.backend.SubprocessWorkerBackend",
+        "djprocess_subprocess.native.NativeExecutor",
+    ),
+    "gvisor": (
+        "djprocess_subprocess.backend.SubprocessWorkerBackend",
+        "djprocess_gvisor.executor.GvisorExecutor",
+    ),
+}
+DJPROCESS_WORKER_BACKEND, _executor = _BACKENDS[EXAMPLE_WORKER_BACKEND]
+if _executor:
+    DJPROCESS_SUBPROCESS_EXECUTOR = _executor
+if EXAMPLE_WORKER_BACKEND == "gvisor":
+    # Sandbox state next to the rest of the example's state (the default is under /run).
+    DJPROCESS_GVISOR_RUNSC_ROOT = str(STATE_DIR / "runsc")
 
 DJPROCESS_PROCESS_QUEUE = os.environ.get("EXAMPLE_PROCESS_QUEUE", "processes")
 DJPROCESS_SUPERVISOR_QUEUE = os.environ.get("EXAMPLE_SUPERVISOR_QUEUE", "supervisor")

@@ -253,6 +253,11 @@ def _reset_connections(app: Any) -> None:
         app._pool = None
     app.amqp._producer_pool = None
     app.__dict__.pop("control", None)
+    # kombu's global pools are keyed by broker URL: coming back to a broker used before
+    # (redis, rabbitmq, redis) would otherwise acquire from the pool closed above.
+    from kombu import pools
+
+    pools.reset()
 
 
 @pytest.fixture(scope="package", params=sorted(BROKER_URLS), ids=lambda name: name)

@@ -354,7 +354,7 @@ def test_a_pool_child_killed_before_its_claim_fails_the_process(
         os.kill(pid, signal.SIGKILL)
         wait_for(lambda: not _alive(pid), 5, "the pool child to die")
         locker.rollback()
-    row = wait_finished(process, timeout=15)
+    row = wait_finished(process, timeout=30)
     assert row.status == "failed"
     assert row.stopped_by == "worker"
     # Failed at once (the claim may have landed as its client died: "worker lost").

@@ -21,11 +21,13 @@ SRC = ROOT / "src"
 DOCS = ROOT / "docs" / "reference"
 
 # Library code: what it reads is what users may set. The example project only *sets* settings.
-LIBRARY_PACKAGES = ("djprocess", "djprocess_celery")
+LIBRARY_PACKAGES = ("djprocess", "djprocess_celery", "djprocess_subprocess", "djprocess_gvisor")
 EXAMPLE_PACKAGE = "djprocess_example"
 
 SETTING_RE = re.compile(r"\bDJPROCESS_[A-Z0-9_]*[A-Z0-9]\b")
-CHECK_ID_RE = re.compile(r"""["']((?:djprocess|djprocess_celery)\.[CEWI]\d{3})["']""")
+CHECK_ID_RE = re.compile(
+    r"""["']((?:djprocess|djprocess_celery|djprocess_gvisor)\.[CEWI]\d{3})["']"""
+)
 ASSIGNED_SETTING_RE = re.compile(r"^(DJPROCESS_[A-Z0-9_]*[A-Z0-9])\s*[:=]", re.MULTILINE)
 
 
@@ -60,7 +62,7 @@ def _documented(page: Path, directive: str, name_pattern: str) -> tuple[set[str]
 
 
 SETTING_NAME = r"DJPROCESS_[A-Z0-9_]*[A-Z0-9]"
-CHECK_NAME = r"(?:djprocess|djprocess_celery)\.[CEWI]\d{3}"
+CHECK_NAME = r"(?:djprocess|djprocess_celery|djprocess_gvisor)\.[CEWI]\d{3}"
 
 
 def test_settings_are_read_by_the_library() -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from functools import cache
+from typing import Any
 
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
 from djprocess.backends.base import BaseWorkerBackend, KillResult, Liveness
@@ -13,17 +17,41 @@ __all__ = ["BaseWorkerBackend", "KillResult", "Liveness", "get_backend"]
 
 
 @cache
-def _load(path: str) -> BaseWorkerBackend:
+def _load(path: str, options: str) -> BaseWorkerBackend:
     backend_class = import_string(path)
     if not (isinstance(backend_class, type) and issubclass(backend_class, BaseWorkerBackend)):
         raise TypeError(f"DJPROCESS_WORKER_BACKEND {path!r} is not a BaseWorkerBackend subclass")
-    return backend_class()
+    backend: BaseWorkerBackend = backend_class(**json.loads(options))
+    return backend
 
 
 def get_backend() -> BaseWorkerBackend:
-    """Return the backend named by ``DJPROCESS_WORKER_BACKEND`` (one instance per path).
+    """Return the backend named by ``DJPROCESS_WORKER_BACKEND``, made with
+    ``DJPROCESS_WORKER_BACKEND_OPTIONS`` as keyword arguments (one instance per path and
+    options; made again when a setting it is made from changes, see
+    :data:`CONSTRUCTION_SETTINGS`).
 
-    Raises :class:`ImportError` or :class:`TypeError` for a bad path; the system
-    checks ``djprocess.E006``/``E007`` report the same at startup.
+    Raises :class:`ImportError` or :class:`TypeError` for a bad path or options; the
+    system checks ``djprocess.E006``/``E007``/``E017`` report the same at startup.
     """
-    return _load(settings.WORKER_BACKEND)
+    return _load(settings.WORKER_BACKEND, _options_key(settings.WORKER_BACKEND_OPTIONS))
+
+
+def _options_key(options: Any) -> str:
+    if not isinstance(options, dict):
+        raise TypeError(f"DJPROCESS_WORKER_BACKEND_OPTIONS must be a dict, got {options!r}")
+    return json.dumps(options, sort_keys=True, default=repr)
+
+
+#: Settings a backend instance may be made from (beyond its path and options, which key
+#: the cache): when one changes, instances are made again.
+CONSTRUCTION_SETTINGS = ("DJPROCESS_WORKER_BACKEND_OPTIONS", "DJPROCESS_SUBPROCESS_EXECUTOR")
+
+
+@receiver(setting_changed)
+def _forget_backends(setting: str = "", **kwargs: Any) -> None:
+    """A changed setting that backends are made from (``override_settings``) gives new
+    backend instances; switching ``DJPROCESS_WORKER_BACKEND`` back and forth keeps one
+    instance per path."""
+    if setting in CONSTRUCTION_SETTINGS or setting.startswith("DJPROCESS_GVISOR_"):
+        _load.cache_clear()

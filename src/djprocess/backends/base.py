@@ -74,7 +74,9 @@ class BaseWorkerBackend:
     """Base class of worker backends. Subclass it and implement the three methods.
 
     Loaded from ``DJPROCESS_WORKER_BACKEND`` with :func:`django.utils.module_loading.import_string`
-    and instantiated without arguments (see :func:`djprocess.backends.get_backend`).
+    and instantiated with ``DJPROCESS_WORKER_BACKEND_OPTIONS`` as keyword arguments (see
+    :func:`djprocess.backends.get_backend`). The ``supports_*`` flags say what it can do;
+    the system checks and the conformance tests read them.
     """
 
     #: The backend can stop a running task (``kill`` is more than a no-op).
@@ -87,6 +89,38 @@ class BaseWorkerBackend:
     #: only decide the status and wait; they call :meth:`kill` only if the stop is not
     #: confirmed within the stop budget. False: they call :meth:`kill` at once.
     stops_runs_locally: bool = False
+    #: A run past its deadline is stopped (False: the timeout is only recorded).
+    supports_timeout: bool = True
+    #: ``cancel()`` stops a running run (False: only a pending one is cancelled).
+    supports_cancel: bool = True
+    #: Everything the run started (subprocesses, at any depth) is stopped with it.
+    supports_stopping_descendants: bool = True
+    #: ``run()`` may use the database (the ORM) itself. False: only
+    #: :meth:`~djprocess.models.BaseProcess.log` and ``set_progress()`` work, relayed by
+    #: the worker (see :mod:`djprocess.relay`).
+    supports_database_access: bool = True
+    #: What the run prints on stdout and stderr becomes log lines (stderr at WARNING).
+    supports_output_capture: bool = False
+    #: Runs are isolated from the host: their own kernel, read-only filesystem, no
+    #: network unless configured (gVisor).
+    supports_sandbox: bool = False
+    #: Runs are started through ``DJPROCESS_SUBPROCESS_EXECUTOR`` (its setting, and the
+    #: executor's own, are in force).
+    supports_executor: bool = False
+
+    def __init__(self, **options: Any) -> None:
+        """``options``: :setting:`DJPROCESS_WORKER_BACKEND_OPTIONS`. This base class takes
+        none: an unknown option raises :class:`TypeError` naming it."""
+        if options:
+            raise TypeError(f"{type(self).__name__} takes no option {', '.join(sorted(options))!r}")
+
+    def capabilities(self) -> dict[str, bool]:
+        """Every ``supports_*`` flag of this backend (instance values), by name."""
+        return {
+            name: bool(getattr(self, name))
+            for name in dir(type(self))
+            if name.startswith("supports_")
+        }
 
     def dispatch(self, process: BaseProcess) -> tuple[str, str]:
         """Queue ``process.execute()`` (or ``run_supervised``) and its watchdog.

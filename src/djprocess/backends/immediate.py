@@ -20,6 +20,9 @@ class ImmediateBackend(BaseWorkerBackend):
     """Runs ``process.execute()`` synchronously inside ``dispatch()``."""
 
     supports_kill = False
+    supports_timeout = False
+    supports_cancel = False
+    supports_stopping_descendants = False
 
     def dispatch(self, process: BaseProcess) -> tuple[str, str]:
         """Run the process now; returns ``(task_id, "")`` (there is no watchdog)."""
