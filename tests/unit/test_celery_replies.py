@@ -8,16 +8,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from celery import current_app
 
 from djprocess.backends.base import Liveness
 from djprocess.exceptions import KillControlError
-from djprocess_celery.backend import CeleryWorkerBackend
 
 pytestmark = pytest.mark.celery
 
 
 def replying(monkeypatch: pytest.MonkeyPatch, *replies: dict[str, Any]) -> list[str]:
+    from celery import current_app
+
     sent: list[str] = []
 
     def broadcast(command: str, **options: Any) -> list[dict[str, Any]]:
@@ -31,6 +31,8 @@ def replying(monkeypatch: pytest.MonkeyPatch, *replies: dict[str, Any]) -> list[
 def test_an_error_reply_to_a_kill_is_an_error_not_a_finished_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from djprocess_celery.backend import CeleryWorkerBackend
+
     replying(monkeypatch, {"error": "OSError: [Errno 28] No space left on device"})
     with pytest.raises(KillControlError, match="No space left on device"):
         CeleryWorkerBackend().kill("t-1", hostname="w1@host", pid=7)
@@ -39,11 +41,15 @@ def test_an_error_reply_to_a_kill_is_an_error_not_a_finished_run(
 def test_an_error_reply_to_a_probe_is_unreachable_not_gone(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from djprocess_celery.backend import CeleryWorkerBackend
+
     replying(monkeypatch, {"error": "boom"})
     assert CeleryWorkerBackend().probe("t-1", hostname="w1@host") is Liveness.UNREACHABLE
 
 
 def test_a_plain_not_found_reply_is_gone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from djprocess_celery.backend import CeleryWorkerBackend
+
     sent = replying(monkeypatch, {"found": False, "known": True})
     result = CeleryWorkerBackend().kill("t-1", hostname="w1@host", pid=7)
     assert (result.found, result.gone) == (False, True)

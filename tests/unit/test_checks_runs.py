@@ -19,7 +19,6 @@ from djprocess import status
 from djprocess.checks import check_models, log_model_errors
 from djprocess.exceptions import BackendError
 from djprocess.models import BaseProcess
-from djprocess_celery.backend import CeleryWorkerBackend
 from djprocess_example.models import ExampleProcess
 
 pytestmark = pytest.mark.django_db
@@ -58,7 +57,10 @@ def test_a_process_model_with_a_log_model_passes() -> None:
     assert log_model_errors([Kept]) == []
 
 
+@pytest.mark.celery
 def test_the_celery_backend_without_its_app_is_refused() -> None:
+    from djprocess_celery.backend import CeleryWorkerBackend
+
     installed = [a.name for a in apps.get_app_configs() if a.name != "djprocess_celery"]
     with override_settings(INSTALLED_APPS=installed):
         ids = [m.id for m in CeleryWorkerBackend.check()]
