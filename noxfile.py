@@ -166,7 +166,7 @@ from django.conf import settings
 settings.configure(INSTALLED_APPS=["django.contrib.contenttypes", "djprocess"])
 django.setup()
 import djprocess.backends, djprocess.checks, djprocess.lifecycle, djprocess.models
-import djprocess.runner, djprocess.supervisor
+import djprocess.run.runner, djprocess.supervision.supervisor
 print("djprocess imports without celery")
 """
 

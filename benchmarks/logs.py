@@ -23,7 +23,7 @@ def _fill(process: Any, lines: int, vendor: str) -> None:
     not measured), and its counter."""
     from django.db import connection, transaction
 
-    from djprocess.logsql import counter_label
+    from djprocess.logs._sql import counter_label
     from djprocess.models import LogCounter
 
     _, log_model = _models()

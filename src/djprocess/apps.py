@@ -14,7 +14,7 @@ class DjprocessConfig(AppConfig):
         from django.core import checks
 
         from djprocess.checks import check_models, check_settings
-        from djprocess.logchecks import check_log_models
+        from djprocess.logs.checks import check_log_models
 
         checks.register(check_settings)
         checks.register(check_models, checks.Tags.models)

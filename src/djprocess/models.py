@@ -26,10 +26,11 @@ from django.db.models.signals import class_prepared, post_delete
 from django.utils import timezone
 from model_utils.models import StatusModel, TimeStampedModel
 
-from djprocess import lifecycle, logs, relay, rerun, runner
+from djprocess import lifecycle, logs, rerun
 from djprocess import status as statuses
-from djprocess.compat import LegacyMarkMethods
+from djprocess._compat import LegacyMarkMethods
 from djprocess.conf import settings
+from djprocess.run import relay, runner
 from djprocess.validators import validate_timeout_value
 
 #: Fields only djprocess writes (through compare-and-set). ``save()`` on an
@@ -183,7 +184,7 @@ class BaseProcess(LegacyMarkMethods, TimeStampedModel, StatusModel):
     def execute(self, *, task_id: str = "", hostname: str = "") -> str:
         """Run the process here and now (what a worker calls). Returns the final status.
 
-        See :func:`djprocess.runner.execute`.
+        See :func:`djprocess.run.runner.execute`.
         """
         return runner.execute(self, task_id=task_id, hostname=hostname)
 
@@ -238,7 +239,7 @@ class BaseProcess(LegacyMarkMethods, TimeStampedModel, StatusModel):
         serialisable mapping stored with the line. Bad input never raises nor loses the
         line: it is stored cleaned (NUL and surrogates escaped, long messages truncated
         at ``DJPROCESS_LOG_MAX_MESSAGE_LENGTH``, unknown levels as ``"INFO"``); see
-        :mod:`djprocess.sanitize`.
+        :mod:`djprocess.logs.sanitize`.
         """
         return logs.append(self, [logs.LogEntry(message=message, level=level, extra=extra)])[0]
 
@@ -355,7 +356,7 @@ class BaseProcessLog(models.Model):
 class LogCounter(models.Model):
     """The last log sequence of one process (any ``BaseProcess`` model), the counter that
     makes sequences gapless. Keyed by the concrete model's label (a proxy shares it).
-    Written only by :mod:`djprocess.logsql`; deleted with its process (``post_delete``) and
+    Written only by :mod:`djprocess.logs._sql`; deleted with its process (``post_delete``) and
     by ``djprocess_purge``."""
 
     model = models.CharField(max_length=100, help_text="Concrete process model label, app.model.")
@@ -372,7 +373,7 @@ class LogCounter(models.Model):
 
 
 def _delete_counter(sender: type[BaseProcess], instance: BaseProcess, **kwargs: Any) -> None:
-    from djprocess.logsql import counter_label
+    from djprocess.logs._sql import counter_label
 
     LogCounter._base_manager.using(instance._state.db or "default").filter(
         model=counter_label(sender), object_id=str(instance.pk)

@@ -11,7 +11,7 @@ guarantees hold as for a first run:
   :class:`~djprocess.exceptions.ProcessNotStartable` and dispatches nothing;
 * a process whose stop is still in progress (``cancelled``/``timed_out``, no
   ``finished_at`` yet) is refused, and a stop that completes late records its outcome only
-  while the row is still in that stop (:func:`djprocess.transitions.record_stop`): a kill
+  while the row is still in that stop (:func:`djprocess._transitions.record_stop`): a kill
   meant for the previous run is never recorded against the new one;
 * ``attempts`` still counts the runs (a worker's claim increments it), and the log
   continues in sequence, with a marker line ``"attempt N: ..."`` before each new run.
@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Q
 
 from djprocess import status
+from djprocess._dispatch import dispatch_claimed, dispatch_values, validate_timeout
+from djprocess._transitions import compare_and_set, current_status
 from djprocess.backends import get_backend
 from djprocess.exceptions import ProcessNotSaved, ProcessNotStartable
-from djprocess.lifecycle import dispatch_claimed, dispatch_values, validate_timeout
-from djprocess.transitions import compare_and_set, current_status
 
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess

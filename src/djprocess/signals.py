@@ -67,7 +67,7 @@ def _after_commit(signal: Signal, process: BaseProcess, **kwargs: Any) -> None:
 
 
 def transition_won(process: BaseProcess, to_status: str) -> None:
-    """Called by :func:`djprocess.transitions.compare_and_set` when it won a change of
+    """Called by :func:`djprocess._transitions.compare_and_set` when it won a change of
     status to ``to_status``: queue :data:`process_started` or :data:`process_finished`."""
     if to_status == status.RUNNING:
         _after_commit(process_started, process)

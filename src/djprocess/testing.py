@@ -25,11 +25,13 @@ from django.db.models import F
 from django.test import TestCase, override_settings
 from django.utils import timezone
 
-from djprocess import clock, status, supervisor
+from djprocess import _clock as clock
+from djprocess import status
+from djprocess._transitions import compare_and_set, current_status
 from djprocess.backends import get_backend
 from djprocess.backends.base import BaseWorkerBackend, KillResult
 from djprocess.exceptions import InvalidTransition
-from djprocess.transitions import compare_and_set, current_status
+from djprocess.supervision import supervisor
 
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
@@ -157,9 +159,9 @@ def simulate_running(
 def fire_watchdog(process: BaseProcess, *, after: timedelta | None = None) -> str:
     """Fire ``process``'s watchdog as if ``after`` (default: its ``timeout``) had passed since
     it started: its ``started_at`` (and ``dispatched_at``) are moved back by that much, then
-    :func:`djprocess.supervisor.fire_watchdog` runs here with the configured backend.
+    :func:`djprocess.supervision.supervisor.fire_watchdog` runs here with the configured backend.
 
-    Returns the watchdog's outcome (a :class:`djprocess.supervisor.Outcome`, a ``str``):
+    Returns the watchdog's outcome (a :class:`djprocess.supervision.supervisor.Outcome`, a ``str``):
     ``"timed_out"`` (the process was ``running`` past its deadline: it is ``timed_out`` and
     the backend was asked to kill it), ``"rescheduled"`` (``after`` is short of the
     deadline), ``"noop"`` (not started yet, or already ended), … The process is refreshed

@@ -1,7 +1,7 @@
 """The Celery worker backend: dispatch, escalating kill, revoke.
 
 Runs are stopped where they run: the pool child that takes a process task supervises
-the run it forks (:func:`djprocess.localsupervisor.run_supervised`), on its own clock
+the run it forks (:func:`djprocess.run.localsupervisor.run_supervised`), on its own clock
 and through the database, without any remote-control command. ``kill()`` is the
 fallback the supervisor uses when that pool child does not confirm a stop in time.
 
@@ -24,11 +24,10 @@ from celery import current_app
 from django.core.checks import CheckMessage, Error, Warning
 
 from djprocess.backends.base import BaseWorkerBackend, KillResult, Liveness
+from djprocess.backends.labels import label_of
 from djprocess.conf import settings
 from djprocess.exceptions import BackendError, KillControlError
-from djprocess.launch import Launcher
 from djprocess.models import BaseProcess
-from djprocess.registry import label_of
 
 logger = logging.getLogger("djprocess_celery.backend")
 
@@ -68,10 +67,9 @@ class CeleryWorkerBackend(BaseWorkerBackend):
     supports_probe = True
     stops_runs_locally = True
 
-    def make_launcher(self) -> Launcher | None:
-        """How a pool child starts the run it supervises: None, the default fork of a run
-        child (:class:`~djprocess.launch.ForkLauncher`). Subclasses start it otherwise."""
-        return None
+    def host_of(self, worker_hostname: str) -> str:
+        """The host of a Celery node name: ``"processes-12@web1"`` → ``"web1"``."""
+        return worker_hostname.rpartition("@")[2]
 
     # -- dispatch -----------------------------------------------------------------
 

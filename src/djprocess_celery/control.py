@@ -10,7 +10,7 @@ cannot escalate; these commands only signal, and report what they found:
 
 They are the fallback of the supervisor, used only when the pool child that
 supervises a run did not confirm its stop in time (it normally stops the run
-itself, see :mod:`djprocess.localsupervisor`). A SIGTERM to that pool child asks it to
+itself, see :mod:`djprocess.run.localsupervisor`). A SIGTERM to that pool child asks it to
 stop its run (with the usual escalation) and then exit; SIGKILL ends it, its run
 and every process below it.
 
@@ -33,6 +33,8 @@ import psutil
 from celery.signals import task_received
 from celery.worker import state as worker_state
 from celery.worker.control import control_command, inspect_command
+
+from djprocess.run.host import pid_running
 
 #: Ids of the tasks this worker received, oldest first, bounded. A reply carries
 #: ``known`` so a caller can tell the worker that owns a task from others answering
@@ -61,11 +63,7 @@ def _find(task_id: str) -> Any:
     return None
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
+_pid_alive = pid_running
 
 
 def _live_children(pid: int) -> list[psutil.Process]:

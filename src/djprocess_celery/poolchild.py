@@ -7,7 +7,7 @@ from typing import Any
 from celery import current_app
 from celery.signals import worker_process_init
 
-from djprocess import localsupervisor
+from djprocess.run import localsupervisor
 
 
 def reset_broker_pools() -> None:
@@ -23,7 +23,7 @@ def reset_broker_pools() -> None:
 @worker_process_init.connect
 def prepare_pool_child(**kwargs: Any) -> None:
     """Make this pool child a child subreaper with a SIGTERM handler that stops its run
-    first (see :func:`djprocess.localsupervisor.install_worker_process_handlers`)."""
+    first (see :func:`djprocess.run.localsupervisor.install_worker_process_handlers`)."""
     localsupervisor.install_worker_process_handlers()
     if reset_broker_pools not in localsupervisor.after_fork_hooks:
         localsupervisor.after_fork_hooks.append(reset_broker_pools)

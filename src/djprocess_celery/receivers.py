@@ -16,12 +16,13 @@ from django.db import DatabaseError, connections
 from django.db.models import Q
 from django.utils import timezone
 
-from djprocess import localsupervisor, status
+from djprocess import status
+from djprocess._transitions import compare_and_set
+from djprocess.backends.labels import resolve
 from djprocess.exceptions import UnknownProcessModel
-from djprocess.registry import resolve
-from djprocess.supervisor import Stopper, mark_worker_lost
-from djprocess.sweeper import Sweeper
-from djprocess.transitions import compare_and_set
+from djprocess.run import localsupervisor
+from djprocess.supervision.supervisor import Stopper, mark_worker_lost
+from djprocess.supervision.sweeper import Sweeper
 
 logger = logging.getLogger("djprocess_celery.receivers")
 
@@ -104,7 +105,7 @@ def _fail_unclaimed(process: Any, task_id: str, reason: str) -> bool:
 @worker_ready.connect
 def start_sweeper(sender: Any = None, **kwargs: Any) -> None:
     """A worker consuming the supervisor queue starts the sweeper thread
-    (:class:`djprocess.sweeper.Sweeper`): deadlines, lost workers, unconfirmed stops and
+    (:class:`djprocess.supervision.sweeper.Sweeper`): deadlines, lost workers, unconfirmed stops and
     lost task messages are found from the database, not from countdown tasks that live
     in a worker's memory."""
     from djprocess.conf import settings

@@ -1,10 +1,10 @@
 """The two Celery tasks. Their arguments are JSON only: a model label and a primary key.
 
 * ``djprocess.run_process`` (process queue): the pool child claims the process, forks
-  its run and supervises it (:func:`djprocess.localsupervisor.run_supervised`); in eager
+  its run and supervises it (:func:`djprocess.run.localsupervisor.run_supervised`); in eager
   mode it runs inline (``process.execute()``).
 * ``djprocess.watchdog`` (supervisor queue, ``countdown=timeout_seconds()``): one
-  :func:`djprocess.supervisor.check` of its process. It never re-arms: the sweeper
+  :func:`djprocess.supervision.supervisor.check` of its process. It never re-arms: the sweeper
   watches every process through the database.
 
 Both are idempotent, because brokers redeliver (Redis re-sends a countdown task held
@@ -21,12 +21,13 @@ from celery import shared_task
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import InterfaceError, OperationalError, close_old_connections, connections
 
-from djprocess import localsupervisor, runner, supervisor
 from djprocess.backends import get_backend
+from djprocess.backends.labels import resolve
 from djprocess.exceptions import UnknownProcessModel
-from djprocess.launch import Launcher
 from djprocess.models import BaseProcess
-from djprocess.registry import resolve
+from djprocess.run import localsupervisor, runner
+from djprocess.run.launch import Launcher
+from djprocess.supervision import supervisor
 
 logger = logging.getLogger("djprocess_celery.tasks")
 
@@ -62,10 +63,7 @@ def _retry_later(task: Any, exc: Exception, label: Any, pk: Any) -> Any:
 
 def _launcher() -> Launcher | None:
     """The configured backend's way to start a run (None: fork a run child)."""
-    from djprocess_celery.backend import CeleryWorkerBackend
-
-    backend = get_backend()
-    return backend.make_launcher() if isinstance(backend, CeleryWorkerBackend) else None
+    return get_backend().make_launcher()
 
 
 @shared_task(name="djprocess.run_process", bind=True, ignore_result=True)
@@ -103,7 +101,7 @@ def run_process_body(self: Any, label: str, pk: Any) -> str:
 
 @shared_task(name="djprocess.watchdog", bind=True, ignore_result=True)
 def watchdog(self: Any, label: str, pk: Any) -> str:
-    """Check the process ``label``/``pk`` once (see :func:`djprocess.supervisor.check`).
+    """Check the process ``label``/``pk`` once (see :func:`djprocess.supervision.supervisor.check`).
     Returns the outcome."""
     return watchdog_body(self, label, pk)
 

@@ -11,7 +11,7 @@ nothing of it.
 The run has no database access: ``DJPROCESS_GVISOR_NETWORK = "none"`` (the default) gives
 the sandbox a loopback interface only. The process is passed in on stdin (Django's JSON
 serialization) and everything it writes comes back on stdout as report lines
-(:mod:`djprocess.relay`), which the pool child writes to the database. That pipe is the
+(:mod:`djprocess.run.relay`), which the pool child writes to the database. That pipe is the
 only way out of the sandbox.
 """
 
@@ -35,7 +35,7 @@ from django.core import serializers
 from django.core.checks import CheckMessage, Error, Warning
 
 from djprocess.conf import settings
-from djprocess.launch import signal_group
+from djprocess.run.launch import signal_group
 from djprocess_gvisor.bundle import write_bundle
 from djprocess_subprocess.executor import REPORT, ExecutionHandle, RunRequest
 from djprocess_subprocess.native import close_channels, handle_for, reap, runner_command

@@ -3,7 +3,7 @@
 Celery still carries the tasks (the process queue, the supervisor queue, the same
 watchdog and sweeper as :class:`~djprocess_celery.backend.CeleryWorkerBackend`), and the
 pool child that takes a process task is still the run's local supervisor
-(:mod:`djprocess.localsupervisor`). It does not fork itself, though: it starts
+(:mod:`djprocess.run.localsupervisor`). It does not fork itself, though: it starts
 ``python -m djprocess_subprocess.runner <label> <pk>`` through an executor
 (``DJPROCESS_SUBPROCESS_EXECUTOR``), in a session and process group of its own, and
 supervises that: the deadline and ``cancel()`` (one status read every
@@ -23,7 +23,7 @@ from typing import Any
 from django.core.checks import CheckMessage, Error
 
 from djprocess.conf import settings
-from djprocess.launch import Launcher
+from djprocess.run.launch import Launcher
 from djprocess_celery.backend import CeleryWorkerBackend
 from djprocess_subprocess.executor import Executor
 from djprocess_subprocess.executor_loader import executor_class, get_executor

@@ -3,7 +3,7 @@
 ``DJPROCESS_SUBPROCESS_EXECUTOR`` names the class (default
 :class:`djprocess_subprocess.native.NativeExecutor`;
 :class:`djprocess_gvisor.executor.GvisorExecutor` runs in a gVisor sandbox). The local
-supervisor (:mod:`djprocess.localsupervisor`) drives it through
+supervisor (:mod:`djprocess.run.localsupervisor`) drives it through
 :class:`djprocess_subprocess.launcher.ExecutorLauncher`; an executor never decides a
 status and never reads a pid back from the database.
 """
@@ -62,7 +62,7 @@ class Executor(Protocol):
     """Starts runs of ``python -m djprocess_subprocess.runner`` and controls them."""
 
     #: The run reaches the database itself (False: its log lines, progress and outcome
-    #: come back on the report channel, see :mod:`djprocess.relay`).
+    #: come back on the report channel, see :mod:`djprocess.run.relay`).
     database_access: bool
     #: Runs are isolated from the host (their own kernel, filesystem and network).
     sandboxed: bool

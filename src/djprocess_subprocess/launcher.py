@@ -8,8 +8,8 @@ import signal
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from djprocess.launch import RunHandle, pidfd_of
-from djprocess.runoutput import STDERR_LEVEL, STDOUT_LEVEL, RunOutput
+from djprocess.run.launch import RunHandle, pidfd_of
+from djprocess.run.output import STDERR_LEVEL, STDOUT_LEVEL, RunOutput
 from djprocess_subprocess.executor import (
     REPORT,
     STDERR,
@@ -62,7 +62,7 @@ class ExecutorRunHandle:
 
 
 class ExecutorLauncher:
-    """Starts each run through ``executor`` (a :class:`~djprocess.launch.Launcher`)."""
+    """Starts each run through ``executor`` (a :class:`~djprocess.run.launch.Launcher`)."""
 
     def __init__(self, executor: Executor) -> None:
         self.executor = executor

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from djprocess.launch import poll_child, signal_group
+from djprocess.run.launch import poll_child, signal_group
 from djprocess_subprocess.executor import REPORT, STDERR, STDOUT, ExecutionHandle, RunRequest
 
 

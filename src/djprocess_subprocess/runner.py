@@ -1,7 +1,7 @@
 """``python -m djprocess_subprocess.runner <label> <pk> [options]``: the run's interpreter.
 
 Started by an executor in the pool child that claimed the process; it never claims nor
-records a status itself (:func:`djprocess.runchild.serve` calls ``run()`` and reports
+records a status itself (:func:`djprocess.run._child.serve` calls ``run()`` and reports
 how it ended). Options:
 
 ``--report-fd N``
@@ -13,7 +13,7 @@ how it ended). Options:
 ``--relay``
     no database access (a sandbox): the process is read from stdin (Django's JSON
     serialization), and its log lines, progress, printed output and outcome are sent as
-    JSON lines on stdout (:mod:`djprocess.relay`).
+    JSON lines on stdout (:mod:`djprocess.run.relay`).
 
 Without options (as djprocess 0.0.1 started it) it runs ``process.execute()`` inline:
 claimed here, no timeout enforced; exit status 0 if it succeeded, else 1.
@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(label: str, pk: str, relay_mode: bool) -> Any:
-    from djprocess.registry import resolve
+    from djprocess.backends.labels import resolve
 
     model = resolve(label)
     if relay_mode:
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("DJANGO_SETTINGS_MODULE is not set")
     report_fd = args.report_fd
     if args.relay:
-        from djprocess import relay
+        from djprocess.run import relay
 
         # fd 1 becomes the report channel; what the run prints is relayed on it.
         report_fd = os.dup(1)
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     if report_fd is None:
         final = process.execute()
         raise SystemExit(0 if final == "succeeded" else 1)
-    from djprocess import runchild
+    from djprocess.run import _child as runchild
 
     runchild.serve(
         process,

@@ -196,7 +196,7 @@ def django_pg(pg_database: str, django_db_blocker: Any) -> Iterator[str]:
         with django_db_blocker.unblock():
             call_command("migrate", verbosity=0)
             yield pg_database
-            from djprocess import logstore
+            from djprocess.logs import _store as logstore
 
             logstore.close_private_connections()
             connections["default"].close()

@@ -24,8 +24,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from djprocess import logstore
 from djprocess.exceptions import ProcessNotStartable
+from djprocess.logs import _store as logstore
 from djprocess_example.models import ExampleProcess
 
 from .conftest import (

@@ -18,7 +18,7 @@ from django.core.management import call_command
 from django.db import connections
 from hypothesis import HealthCheck, settings
 
-from djprocess import logstore
+from djprocess.logs import _store as logstore
 
 FILE_ALIAS = "djprocess_property_file"
 

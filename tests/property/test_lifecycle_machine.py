@@ -18,9 +18,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
 from property_backend import PATH, MachineBackend
 
-from djprocess import rerun, status, supervisor
+from djprocess import rerun, status
 from djprocess.backends import get_backend
 from djprocess.exceptions import ProcessNotStartable
+from djprocess.supervision import supervisor
 from djprocess_example.models import ExampleProcess
 
 pytestmark = pytest.mark.django_db

@@ -14,8 +14,8 @@ from django.db import connections, transaction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from djprocess import logstore
 from djprocess.logs import LogEntry
+from djprocess.logs import _store as logstore
 from djprocess_example.models import ExampleProcess
 
 #: How a writer writes: one line per call, each line inside its own atomic() block (the

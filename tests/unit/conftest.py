@@ -10,8 +10,8 @@ from django.test import override_settings
 from recording_backend import PATH, RecordingBackend
 from unit_helpers import CelerySetting
 
-from djprocess import logstore
 from djprocess.backends import get_backend
+from djprocess.logs import _store as logstore
 from djprocess_example.models import ExampleProcess
 
 RunFunction = Callable[[ExampleProcess], None]

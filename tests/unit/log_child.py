@@ -16,8 +16,8 @@ DATABASE_CODE = (
     "/django/db/backends/",
     "/django/db/models/sql/",
     "/django/db/transaction.py",
-    "/djprocess/logsql.py",
-    "/djprocess/logconn.py",
+    "/djprocess/logs/_sql.py",
+    "/djprocess/logs/_connections.py",
 )
 
 

@@ -11,7 +11,7 @@ from unit_helpers import messages
 
 from djprocess import status
 from djprocess.conf import DEFAULTS
-from djprocess.sanitize import INVALID_LEVEL_KEY
+from djprocess.logs.sanitize import INVALID_LEVEL_KEY
 from djprocess_example.models import ExampleProcess
 
 MakeProcess = Callable[..., ExampleProcess]

@@ -1,5 +1,5 @@
 """0.0.1's ``mark_*()`` methods: deprecated, and going through compare-and-set
-(``djprocess.compat``)."""
+(``djprocess._compat``)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from django.core import checks
 from django.db import models
 from django.test.utils import isolate_apps
 
-from djprocess.logchecks import check_log_models, redundant_fk_indexes
+from djprocess.logs.checks import check_log_models, redundant_fk_indexes
 from djprocess.models import BaseProcessLog
 from djprocess_example.models import ExampleProcess, ExampleProcessLog
 

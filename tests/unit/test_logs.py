@@ -20,10 +20,11 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from djprocess import logcapture, status
+from djprocess import status
+from djprocess._transitions import compare_and_set
 from djprocess.logs import LogEntry
+from djprocess.logs import capture as logcapture
 from djprocess.models import LogCounter
-from djprocess.transitions import compare_and_set
 from djprocess_example.models import ExampleProcess, ExampleProcessLog
 
 Make = Callable[..., ExampleProcess]
@@ -217,7 +218,7 @@ def test_records_inside_run_are_captured_with_their_level(make: Make) -> None:
     with logcapture.capture(process):
         library.warning("disk %s full", "/tmp")
         library.debug("too chatty")  # below DJPROCESS_LOG_CAPTURE_LEVEL
-        logging.getLogger("djprocess.runner").warning("ours: not repeated")
+        logging.getLogger("djprocess.run.runner").warning("ours: not repeated")
         with logcapture.capture(other):
             library.error("for the other one")
     library.warning("outside any run")

@@ -1,5 +1,5 @@
 """The few Django internals the log writer relies on are still there and behave as assumed.
-If one of these fails after a Django upgrade, adapt ``djprocess.logsql`` / ``logconn`` /
+If one of these fails after a Django upgrade, adapt ``djprocess.logs._sql`` / ``logconn`` /
 ``logstore`` (the only users)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.db.models.sql import InsertQuery
 
-from djprocess import logconn
+from djprocess.logs import _connections as logconn
 
 
 def test_insert_query_api() -> None:

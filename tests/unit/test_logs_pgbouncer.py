@@ -20,7 +20,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection, connections, transaction
 
-from djprocess import logstore
+from djprocess.logs import _store as logstore
 from djprocess_example.models import ExampleProcess
 
 # The pgbouncer fixture is module-scoped so that its database aliases exist when each test's

@@ -1,4 +1,4 @@
-"""Rollback-proof, durable log writes (see ``djprocess.logstore``).
+"""Rollback-proof, durable log writes (see ``djprocess.logs._store``).
 
 On PostgreSQL a line logged inside ``atomic()`` is committed on a private connection at
 once; on SQLite (and for a process row not yet committed) it is written in a savepoint and
@@ -14,8 +14,10 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import IntegrityError, connection, connections, transaction
 
-from djprocess import logcapture, logstore, status
+from djprocess import status
 from djprocess.logs import LogEntry
+from djprocess.logs import _store as logstore
+from djprocess.logs import capture as logcapture
 from djprocess_example.models import ExampleProcess
 
 pytestmark = pytest.mark.django_db(transaction=True)

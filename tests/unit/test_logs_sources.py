@@ -18,7 +18,8 @@ from django.conf import settings as django_settings
 from django.db import connection, transaction
 from log_child import log_under_signals
 
-from djprocess import logstore, status
+from djprocess import status
+from djprocess.logs import _store as logstore
 from djprocess_example.models import ExampleProcess
 
 pytestmark = [

@@ -1,11 +1,11 @@
-"""``djprocess.registry``: only installed, concrete BaseProcess models are resolved."""
+"""``djprocess.backends.labels``: only installed, concrete BaseProcess models are resolved."""
 
 from __future__ import annotations
 
 import pytest
 
+from djprocess.backends.labels import label_of, resolve
 from djprocess.exceptions import UnknownProcessModel
-from djprocess.registry import label_of, resolve
 from djprocess_example.models import ExampleProcess
 
 

@@ -12,10 +12,11 @@ from django.utils import timezone
 from recording_backend import RecordingBackend
 from unit_helpers import messages, set_running
 
-from djprocess import status, supervisor
+from djprocess import status
+from djprocess._transitions import compare_and_set
 from djprocess.backends.base import KillResult, Liveness
 from djprocess.exceptions import BackendError, ProcessNotStartable
-from djprocess.transitions import compare_and_set
+from djprocess.supervision import supervisor
 from djprocess_example.models import ExampleProcess
 
 MakeProcess = Callable[..., ExampleProcess]

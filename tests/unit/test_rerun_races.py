@@ -19,10 +19,12 @@ from django.utils import timezone
 from recording_backend import PATH, RecordingBackend
 from unit_helpers import set_running
 
-from djprocess import logstore, status, supervisor
+from djprocess import status
+from djprocess._transitions import compare_and_set
 from djprocess.backends import get_backend
 from djprocess.exceptions import ProcessNotStartable
-from djprocess.transitions import compare_and_set
+from djprocess.logs import _store as logstore
+from djprocess.supervision import supervisor
 from djprocess_example.models import ExampleProcess
 
 pytestmark = [

@@ -1,4 +1,4 @@
-"""``djprocess.runner.execute``: the claim, ``run()``, and how the run is recorded."""
+"""``djprocess.run.runner.execute``: the claim, ``run()``, and how the run is recorded."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from recording_backend import RecordingBackend
 from unit_helpers import messages
 
 from djprocess import status
+from djprocess._transitions import compare_and_set
 from djprocess.exceptions import ProcessNotSaved
-from djprocess.transitions import compare_and_set
 from djprocess_example.models import ExampleProcess
 
 MakeProcess = Callable[..., ExampleProcess]

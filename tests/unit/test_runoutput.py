@@ -1,12 +1,12 @@
-"""``djprocess.runoutput``: what a run sends back becomes log lines, in order."""
+"""``djprocess.run.output``: what a run sends back becomes log lines, in order."""
 
 from __future__ import annotations
 
 import pytest
 from django.test import override_settings
 
-from djprocess.relay import encode
-from djprocess.runoutput import MAX_LINE_BYTES, RunOutput
+from djprocess.run.output import MAX_LINE_BYTES, RunOutput
+from djprocess.run.relay import encode
 from djprocess_example.models import ExampleProcess
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,4 +1,4 @@
-"""``djprocess.sanitize``: every input becomes a storable, readable line part."""
+"""``djprocess.logs.sanitize``: every input becomes a storable, readable line part."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from djprocess.sanitize import (
+from djprocess.logs.sanitize import (
     INVALID_LEVEL_KEY,
     clean_entry,
     clean_extra,

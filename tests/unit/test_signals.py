@@ -19,11 +19,13 @@ from django.test import override_settings
 from recording_backend import RecordingBackend
 from unit_helpers import set_running
 
-from djprocess import clock, status, supervisor
+from djprocess import _clock as clock
+from djprocess import status
+from djprocess._transitions import compare_and_set
 from djprocess.backends.base import KillResult, Liveness
 from djprocess.exceptions import KillControlError
 from djprocess.signals import process_finished, process_started, process_stopped
-from djprocess.transitions import compare_and_set
+from djprocess.supervision import supervisor
 from djprocess_example.models import ExampleProcess
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,8 +1,8 @@
-"""``djprocess.supervisor.check``: the supervisor's decisions about one process.
+"""``djprocess.supervision.supervisor.check``: the supervisor's decisions about one process.
 
 The backend is :class:`RecordingBackend`, a real ``BaseWorkerBackend`` subclass whose
 ``kill`` returns a :class:`KillResult`; djprocess's own code runs unpatched. Time is
-faked only through :mod:`djprocess.clock`, where every deadline is read.
+faked only through :mod:`djprocess._clock`, where every deadline is read.
 """
 
 from __future__ import annotations
@@ -16,12 +16,15 @@ from django.utils import timezone
 from recording_backend import RecordingBackend
 from unit_helpers import messages, set_running
 
-from djprocess import clock, runner, status, supervisor
+from djprocess import _clock as clock
+from djprocess import status
+from djprocess._transitions import compare_and_set
 from djprocess.backends.base import KillResult, Liveness
 from djprocess.exceptions import KillControlError
-from djprocess.supervisor import Outcome
-from djprocess.sweeper import sweep
-from djprocess.transitions import compare_and_set
+from djprocess.run import runner
+from djprocess.supervision import supervisor
+from djprocess.supervision.supervisor import Outcome
+from djprocess.supervision.sweeper import sweep
 from djprocess_example.models import ExampleProcess
 
 MakeProcess = Callable[..., ExampleProcess]

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from djprocess import status, supervisor
+from djprocess import status
 from djprocess.backends import get_backend
 from djprocess.exceptions import InvalidTransition
 from djprocess.signals import process_finished
+from djprocess.supervision import supervisor
 from djprocess.testing import (
     fire_watchdog,
     recording_backend,

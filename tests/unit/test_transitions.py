@@ -1,4 +1,4 @@
-"""``djprocess.transitions``: compare-and-set, and why a stale instance cannot win."""
+"""``djprocess._transitions``: compare-and-set, and why a stale instance cannot win."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from django.db.models import F, Q
 
 from djprocess import status
-from djprocess.transitions import compare_and_set, current_status, record
+from djprocess._transitions import compare_and_set, current_status, record
 from djprocess_example.models import ExampleProcess
 
 MakeProcess = Callable[..., ExampleProcess]

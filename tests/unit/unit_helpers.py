@@ -7,8 +7,9 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from djprocess import clock, status
-from djprocess.transitions import compare_and_set
+from djprocess import _clock as clock
+from djprocess import status
+from djprocess._transitions import compare_and_set
 from djprocess_example.models import ExampleProcess
 
 

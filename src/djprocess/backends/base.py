@@ -16,6 +16,7 @@ from django.core.checks import CheckMessage
 
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
+    from djprocess.run.launch import Launcher
 
 
 class Liveness(enum.Enum):
@@ -84,7 +85,7 @@ class BaseWorkerBackend:
     #: The backend can tell whether a dispatched task is still running (``probe``).
     supports_probe: bool = False
     #: Runs are stopped where they run: the worker calls
-    #: :func:`djprocess.localsupervisor.run_supervised`, which enforces the deadline and
+    #: :func:`djprocess.run.localsupervisor.run_supervised`, which enforces the deadline and
     #: notices ``cancel()`` through the database. ``cancel()`` and the supervisor then
     #: only decide the status and wait; they call :meth:`kill` only if the stop is not
     #: confirmed within the stop budget. False: they call :meth:`kill` at once.
@@ -97,7 +98,7 @@ class BaseWorkerBackend:
     supports_stopping_descendants: bool = True
     #: ``run()`` may use the database (the ORM) itself. False: only
     #: :meth:`~djprocess.models.BaseProcess.log` and ``set_progress()`` work, relayed by
-    #: the worker (see :mod:`djprocess.relay`).
+    #: the worker (see :mod:`djprocess.run.relay`).
     supports_database_access: bool = True
     #: What the run prints on stdout and stderr becomes log lines (stderr at WARNING).
     supports_output_capture: bool = False
@@ -128,7 +129,7 @@ class BaseWorkerBackend:
         ``process.process_task_id`` and ``process.watchdog_task_id`` hold the ids
         ``start()`` chose (and recorded): use them as the task ids if the queue allows.
         The watchdog must fire ``process.timeout_seconds()`` seconds later (a float)
-        and call :func:`djprocess.supervisor.fire_watchdog`. Returns
+        and call :func:`djprocess.supervision.supervisor.fire_watchdog`. Returns
         ``(process_task_id, watchdog_task_id)``. Raises :class:`~djprocess.exceptions.BackendError`
         (or the transport's own error) when nothing could be queued.
         """
@@ -154,6 +155,18 @@ class BaseWorkerBackend:
     def probe(self, task_id: str, *, hostname: str = "", pid: int | None = None) -> Liveness:
         """Tell whether ``task_id`` is still running. Default: :attr:`Liveness.UNKNOWN`."""
         return Liveness.UNKNOWN
+
+    def make_launcher(self) -> Launcher | None:
+        """How a worker of a backend that :attr:`stops_runs_locally` starts the run it
+        supervises: None (the default) forks a run child
+        (:class:`~djprocess.run.launch.ForkLauncher`); a backend returns its own launcher
+        to start it otherwise (an executor's child process, a sandbox)."""
+        return None
+
+    def host_of(self, worker_hostname: str) -> str:
+        """The host name inside a ``worker_hostname`` this backend's workers record (the
+        supervisor compares it with its own host). Default: ``worker_hostname`` itself."""
+        return worker_hostname
 
     def is_eager(self) -> bool:
         """True when dispatch runs tasks synchronously in the caller (tests)."""

@@ -14,8 +14,8 @@ from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.management.base import CommandError, CommandParser
 
 from djprocess import status
+from djprocess.backends.labels import resolve
 from djprocess.exceptions import UnknownProcessModel
-from djprocess.registry import resolve
 
 #: Exit code of a usage error (unknown model label or primary key, bad option).
 USAGE = 2

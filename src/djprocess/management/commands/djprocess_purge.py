@@ -12,8 +12,8 @@ from django.db import router, transaction
 from django.utils import timezone
 
 from djprocess import status
+from djprocess.backends.labels import resolve
 from djprocess.exceptions import UnknownProcessModel
-from djprocess.registry import resolve
 
 _AGE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -85,7 +85,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from djprocess.logsql import counter_label
+        from djprocess.logs._sql import counter_label
         from djprocess.models import LogCounter
 
         age = parse_age(options["older_than"])

@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import DatabaseError
 
 from djprocess.conf import settings
-from djprocess.sweeper import Sweeper, sweep
+from djprocess.supervision.sweeper import Sweeper, sweep
 
 
 class Command(BaseCommand):

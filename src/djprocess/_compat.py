@@ -52,7 +52,7 @@ class LegacyMarkMethods(models.Model):
     def mark_running(self) -> bool:
         """Deprecated: ``pending → running`` (``started_at`` = now, ``attempts`` + 1).
         djprocess's runner does this itself: call ``execute()`` or ``start()`` instead."""
-        from djprocess.transitions import compare_and_set
+        from djprocess._transitions import compare_and_set
 
         _warn("mark_running", "start() dispatches a process, execute() runs it here")
         return compare_and_set(
@@ -66,7 +66,7 @@ class LegacyMarkMethods(models.Model):
     def mark_succeeded(self) -> bool:
         """Deprecated: ``running → succeeded`` with ``finished_at``. The runner records
         success when ``run()`` returns."""
-        from djprocess.transitions import compare_and_set
+        from djprocess._transitions import compare_and_set
 
         _warn("mark_succeeded", "a run succeeds when run() returns")
         return compare_and_set(
@@ -77,7 +77,7 @@ class LegacyMarkMethods(models.Model):
         """Deprecated: ``pending``/``running → failed`` with ``exception = error`` and
         ``finished_at``. The runner records a failure when ``run()`` raises: raise instead.
         Called from outside the run, it does not stop the run: use ``cancel()``."""
-        from djprocess.transitions import compare_and_set
+        from djprocess._transitions import compare_and_set
 
         _warn("mark_failed", "raise an exception in run() (or cancel() from outside)")
         return compare_and_set(
@@ -98,9 +98,9 @@ class LegacyMarkMethods(models.Model):
         ``pending`` one is finished at once; a ``running`` one is killed with escalation
         (this call waits for the kill). Logs 0.0.1's ``"Process timed out after …"``
         line. The watchdog does this by itself at ``started_at + timeout``."""
+        from djprocess._transitions import compare_and_set
         from djprocess.backends import get_backend
-        from djprocess.supervisor import kill_and_record
-        from djprocess.transitions import compare_and_set
+        from djprocess.supervision.supervisor import kill_and_record
 
         _warn("mark_timed_out", "the watchdog times a process out at started_at + timeout")
         process = self._process

@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING
 
 from django.db import DatabaseError, connections
 
-from djprocess import clock
+from djprocess import _clock as clock
 from djprocess import status as statuses
 from djprocess.conf import settings
 
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
 
-logger = logging.getLogger("djprocess.statuswatcher")
+logger = logging.getLogger("djprocess.run._statuswatcher")
 
 #: What the watcher found, once it stops watching: the row's status, or this for a deleted row.
 DELETED = "deleted"
@@ -79,7 +79,7 @@ class StatusWatcher(threading.Thread):
                     return
                 try:
                     if self._timeout_due:
-                        from djprocess.supervisor import decide_timeout
+                        from djprocess.supervision.supervisor import decide_timeout
 
                         decide_timeout(self.process)
                         self._timeout_due = False

@@ -1,7 +1,7 @@
 """What runs inside the *run child*: the process forked to call ``run()``.
 
 The process that claimed a run (a Celery pool child) forks this child and supervises it
-(:mod:`djprocess.localsupervisor`). The child:
+(:mod:`djprocess.run.localsupervisor`). The child:
 
 * leads its own process group (``setpgid``), so one ``killpg`` reaches it and everything
   it starts (it stays in the worker's session: tools that look for what a worker left
@@ -30,8 +30,8 @@ from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from djprocess import relay
 from djprocess.exceptions import ProcessTerminated
+from djprocess.run import relay
 
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
@@ -40,7 +40,7 @@ _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 
 #: The environment variable every process of a run carries: the run's tag (see
-#: :func:`djprocess.localsupervisor.run_tag`).
+#: :func:`djprocess.run.localsupervisor.run_tag`).
 RUN_ENV = "DJP_RUN_TAG"
 #: ``(model label, pk)`` of the run this process is the run child of, else None.
 current_run: tuple[str, Any] | None = None
@@ -166,7 +166,7 @@ def serve(
 
 
 def _run(process: BaseProcess) -> dict[str, Any]:
-    from djprocess import logcapture
+    from djprocess.logs import capture as logcapture
 
     try:
         with logcapture.capture(process):

@@ -3,7 +3,7 @@
 Sequences are gapless per process: each write bumps the process's counter
 (:class:`djprocess.models.LogCounter`) and inserts its lines in the same transaction,
 so the counter and the lines commit (or roll back) together; where and on which
-connection is :mod:`djprocess.logstore`'s business. Because the lines are numbered
+connection is :mod:`djprocess.logs._store`'s business. Because the lines are numbered
 1..n with no gaps, page *k* is the sequence range ``((k-1)·per_page, k·per_page]``:
 no ``COUNT(*)`` and no ``OFFSET``, and the count is the counter.
 """
@@ -15,14 +15,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from django.apps import apps
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db import router
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from djprocess import logsql, logstore, relay
-from djprocess.sanitize import clean_entry
+from djprocess.logs import _sql as logsql
+from djprocess.logs import _store as logstore
+from djprocess.logs.sanitize import clean_entry
+from djprocess.run import relay
 
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess, BaseProcessLog
@@ -66,11 +69,11 @@ def append(process: BaseProcess, entries: Sequence[LogEntry | str]) -> list[int]
     Returns the sequences given to them (``[]`` for no entries). When this returns the
     lines are committed and visible to other connections, even when the caller is
     inside ``transaction.atomic()`` (then they survive its rollback), except in the
-    fallback cases described in :mod:`djprocess.logstore` (SQLite inside ``atomic()``,
+    fallback cases described in :mod:`djprocess.logs._store` (SQLite inside ``atomic()``,
     a process row not yet committed): there they are visible when the caller commits,
     written again if it rolls back, and ``0`` is returned for lines deferred because the
     caller's transaction was already broken. Bad input is cleaned, never refused (see
-    :mod:`djprocess.sanitize`). Raises ``ProcessNotSaved``-like ``ValueError`` for an
+    :mod:`djprocess.logs.sanitize`). Raises ``ProcessNotSaved``-like ``ValueError`` for an
     unsaved process, ``DoesNotExist`` if its row is gone, and :class:`LookupError` if
     the model has no log model.
     """
@@ -93,7 +96,7 @@ def append(process: BaseProcess, entries: Sequence[LogEntry | str]) -> list[int]
 def count(process: BaseProcess) -> int:
     """How many lines ``process``'s log has (= the sequence of its last line): one
     indexed lookup of its counter, as the caller's connection sees it."""
-    from djprocess.models import LogCounter
+    LogCounter = apps.get_model("djprocess", "LogCounter")
 
     log_model, _ = type(process).log_model()
     db = router.db_for_read(log_model, instance=process)

@@ -28,15 +28,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from djprocess import logstore
 from djprocess.conf import settings
+from djprocess.logs import _store as logstore
+from djprocess.logs._context import _current
 
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
 
-_current: contextvars.ContextVar[BaseProcess | None] = contextvars.ContextVar(
-    "djprocess_current_process", default=None
-)
 _writing: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "djprocess_writing_log", default=False
 )
@@ -91,17 +89,12 @@ class ProcessLogHandler(logging.Handler):
 _handler = ProcessLogHandler()
 
 
-def current_process() -> BaseProcess | None:
-    """The process whose ``run()`` this context is in, or None."""
-    return _current.get()
-
-
 @contextmanager
 def capture(process: BaseProcess) -> Iterator[None]:
     """Within this block, records logged by any logger go to ``process``'s log too.
 
     On the way out (normally or by an exception) it writes again the lines whose
-    transaction rolled back (see :mod:`djprocess.logstore`) and closes this thread's
+    transaction rolled back (see :mod:`djprocess.logs._store`) and closes this thread's
     private log connection.
     """
     root = logging.getLogger()

@@ -1,6 +1,6 @@
 """What a run sends back to the process supervising it, and how it reaches the database.
 
-A run reports on a pipe as JSON lines (:func:`djprocess.relay.encode`):
+A run reports on a pipe as JSON lines (:func:`djprocess.run.relay.encode`):
 
 * ``{"result": "succeeded" | "failed" | "terminated", ...}``: how ``run()`` ended (the
   last one read wins);
@@ -36,13 +36,13 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import DatabaseError, connections
 
-from djprocess import clock
+from djprocess import _clock as clock
 from djprocess.logs import LogEntry
 
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
 
-logger = logging.getLogger("djprocess.runoutput")
+logger = logging.getLogger("djprocess.run.output")
 
 #: A line longer than this many bytes is cut into several log lines.
 MAX_LINE_BYTES = 64 * 1024

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
+from django.apps import apps
 from django.db import IntegrityError
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F, Field, Model
@@ -105,7 +106,7 @@ def _log_rows(target: Target, rows: Sequence[Row]) -> tuple[list[Field[Any, Any]
 def _counter_upsert(conn: BaseDatabaseWrapper, target: Target) -> tuple[str, list[Any]]:
     """``INSERT … ON CONFLICT DO UPDATE … RETURNING value`` for the counter of ``target``,
     adding a count given as the first parameter; no row if the process does not exist."""
-    from djprocess.models import LogCounter
+    LogCounter = apps.get_model("djprocess", "LogCounter")
 
     qn = conn.ops.quote_name
     meta = target.model._meta
@@ -237,7 +238,7 @@ def _values_statement(
 def bump(conn: BaseDatabaseWrapper, target: Target, count: int) -> int:
     """Add ``count`` to the counter of ``target`` and return its new value, in the current
     transaction of ``conn``. Raises ``DoesNotExist`` if the process row is not visible."""
-    from djprocess.models import LogCounter
+    LogCounter = apps.get_model("djprocess", "LogCounter")
 
     if conn.vendor in ("postgresql", "sqlite"):
         sql, params = _counter_upsert(conn, target)

@@ -4,7 +4,7 @@ Inside a gVisor sandbox with no network (``djprocess_gvisor``) a run cannot reac
 database. Its runner installs a :class:`Relay` as :data:`active`: then
 :meth:`~djprocess.models.BaseProcess.log` and
 :meth:`~djprocess.models.BaseProcess.set_progress` send JSON lines to the supervisor
-(see :mod:`djprocess.runoutput`), which writes them, and what the run prints is relayed
+(see :mod:`djprocess.run.output`), which writes them, and what the run prints is relayed
 the same way. Nothing else of the ORM works there: the sandbox is the security boundary.
 """
 

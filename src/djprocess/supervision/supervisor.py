@@ -2,12 +2,12 @@
 
 The database is the source of truth: every process that needs watching has
 ``next_check_at`` set (an indexed UTC time), and :func:`check` is what happens when that
-time comes. The sweeper (:mod:`djprocess.sweeper`) runs it for every due row, and the
+time comes. The sweeper (:mod:`djprocess.supervision.sweeper`) runs it for every due row, and the
 per-process watchdog task a backend schedules at ``start()`` runs it for its own row;
 either way the work per process is bounded, whatever its time in the queue.
 
 A run is normally stopped by the process supervising it, on its own clock
-(:mod:`djprocess.localsupervisor`); the supervisor is the second, independent path: it
+(:mod:`djprocess.run.localsupervisor`); the supervisor is the second, independent path: it
 decides ``timed_out`` if the deadline passed unseen, fails a process whose task was
 never picked up, notices a run whose heartbeat stopped, and finishes a stop nobody
 confirmed (asking the backend to kill, retrying until it is confirmed).
@@ -17,26 +17,25 @@ from __future__ import annotations
 
 import enum
 import logging
-import os
-import socket
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-import psutil
 from django.db.models import Q
 from django.utils import timezone
 
-from djprocess import clock, status
+from djprocess import _clock as clock
+from djprocess import status
+from djprocess._transitions import compare_and_set, finish, same_run, stopped
 from djprocess.backends import get_backend
 from djprocess.backends.base import BaseWorkerBackend, KillResult, Liveness
 from djprocess.conf import settings
 from djprocess.exceptions import BackendError
-from djprocess.transitions import compare_and_set, finish, same_run, stopped
+from djprocess.run.host import is_this_host, pid_namespace, pid_running
 
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
 
-logger = logging.getLogger("djprocess.supervisor")
+logger = logging.getLogger("djprocess.supervision.supervisor")
 
 #: Seconds until a stop that was not confirmed is tried again.
 STOP_RETRY_SECONDS = 5.0
@@ -246,17 +245,12 @@ def _probe(process: BaseProcess, backend: BaseWorkerBackend) -> Liveness:
 def _local_run_is_dead(process: BaseProcess) -> bool:
     """True if the run's supervising process was on this host, in this pid namespace (two
     containers may share a host name and even a pid), and no longer exists."""
-    from djprocess.runner import pid_namespace
-
-    host = process.worker_hostname.rpartition("@")[2]
-    if not process.worker_pid or host not in (socket.gethostname(), os.uname().nodename):
+    host = get_backend().host_of(process.worker_hostname)
+    if not process.worker_pid or not is_this_host(host):
         return False
     if not process.worker_pidns or process.worker_pidns != pid_namespace():
         return False
-    try:
-        return psutil.Process(process.worker_pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
+    return not pid_running(process.worker_pid)
 
 
 def _gave_up(process: BaseProcess) -> bool:

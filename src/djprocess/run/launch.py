@@ -1,12 +1,12 @@
 """How a local supervisor starts the run it watches: the launcher seam.
 
-:func:`djprocess.localsupervisor.run_supervised` has one watch/escalate/record loop; what
+:func:`djprocess.run.localsupervisor.run_supervised` has one watch/escalate/record loop; what
 differs between backends is only how the run is started and how it is signalled. A
 :class:`Launcher` starts the run and returns a :class:`RunHandle`, the supervisor's only
 way to reach it:
 
 * :class:`ForkLauncher` (the Celery backend): ``os.fork()`` a run child that calls
-  ``run()`` (:mod:`djprocess.runchild`);
+  ``run()`` (:mod:`djprocess.run._child`);
 * ``djprocess_subprocess``'s executor launcher: a fresh interpreter (or a gVisor sandbox)
   started through an executor.
 
@@ -22,11 +22,11 @@ import os
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
 
-from djprocess import runchild
+from djprocess.run import _child as runchild
 
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
-    from djprocess.runoutput import RunOutput
+    from djprocess.run.output import RunOutput
 
 
 class RunHandle(Protocol):
@@ -55,7 +55,7 @@ class RunHandle(Protocol):
 
 
 class Launcher(Protocol):
-    """Starts runs for a local supervisor (see :mod:`djprocess.launch`)."""
+    """Starts runs for a local supervisor (see :mod:`djprocess.run.launch`)."""
 
     def launch(self, process: BaseProcess, *, tag: str, output: RunOutput) -> RunHandle:
         """Start ``process``'s run (already claimed: ``running``). ``tag`` is the
@@ -94,7 +94,7 @@ class ForkHandle:
 
 
 class ForkLauncher:
-    """Forks a run child that calls ``run()`` (:func:`djprocess.runchild.main`)."""
+    """Forks a run child that calls ``run()`` (:func:`djprocess.run._child.main`)."""
 
     def __init__(self, after_fork: Iterable[Callable[[], None]] = ()) -> None:
         self.after_fork = list(after_fork)

@@ -6,7 +6,7 @@ Two ways to run, one way to claim and record:
   call in tests, Celery's eager mode, the immediate backend). It installs no signal
   handler and touches no process it did not start: the host stays in charge of its
   signals, and the timeout is not enforced (nothing could stop the caller).
-* :func:`djprocess.localsupervisor.run_supervised` (what worker backends call) forks the
+* :func:`djprocess.run.localsupervisor.run_supervised` (what worker backends call) forks the
   run and enforces its deadline and stops.
 
 Every status is written with compare-and-set, so a run that was cancelled or timed out
@@ -28,16 +28,19 @@ from django.db import router, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from djprocess import clock, logcapture, status
+from djprocess import _clock as clock
+from djprocess import status
+from djprocess._transitions import compare_and_set, current_status, same_run, stopped
 from djprocess.backends.base import KillResult
 from djprocess.conf import settings
 from djprocess.exceptions import ProcessNotSaved
-from djprocess.transitions import compare_and_set, current_status, same_run, stopped
+from djprocess.logs import capture as logcapture
+from djprocess.run.host import pid_namespace
 
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
 
-logger = logging.getLogger("djprocess.runner")
+logger = logging.getLogger("djprocess.run.runner")
 
 #: What :func:`record_stop` returns for a row deleted while its run was stopped.
 DELETED = "deleted"
@@ -107,15 +110,6 @@ def claim(process: BaseProcess, *, task_id: str, hostname: str, watched: bool) -
         process.refresh_from_db(fields=["process_task_id", "attempts", "timeout"])
         process.log(f"started on {hostname} (pid {os.getpid()}, timeout {process.timeout})")
     return claimed
-
-
-def pid_namespace() -> str:
-    """This process's pid namespace, e.g. ``"pid:[4026531836]"`` ("" where unknown): pids are
-    compared only within one namespace."""
-    try:
-        return os.readlink("/proc/self/ns/pid")
-    except OSError:  # pragma: no cover - not Linux
-        return ""
 
 
 def not_claimed(process: BaseProcess) -> str:
@@ -218,7 +212,7 @@ def record_stop(
         )
         return DELETED
     if reason == "timeout":
-        from djprocess.supervisor import decide_timeout
+        from djprocess.supervision.supervisor import decide_timeout
 
         decide_timeout(process)
         after = timedelta(seconds=round(elapsed.total_seconds()))

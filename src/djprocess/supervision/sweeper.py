@@ -1,5 +1,5 @@
-"""The sweeper: every ``DJPROCESS_SWEEP_SECONDS``, :func:`djprocess.supervisor.check` each
-process whose ``next_check_at`` has come.
+"""The sweeper: every ``DJPROCESS_SWEEP_SECONDS``,
+:func:`djprocess.supervision.supervisor.check` each process whose ``next_check_at`` has come.
 
 One indexed query per process model and sweep, whatever the number of queued processes.
 It runs where the supervision runs: a Celery worker consuming the supervisor queue starts
@@ -19,15 +19,15 @@ from typing import TYPE_CHECKING
 from django.apps import apps
 from django.db import DatabaseError, connections
 
-from djprocess import clock
+from djprocess import _clock as clock
 from djprocess.backends import get_backend
 from djprocess.conf import settings
-from djprocess.supervisor import Outcome, check
+from djprocess.supervision.supervisor import Outcome, check
 
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
 
-logger = logging.getLogger("djprocess.sweeper")
+logger = logging.getLogger("djprocess.supervision.sweeper")
 
 #: Rows checked per model and sweep at most (the rest wait for the next sweep).
 BATCH = 500

@@ -39,7 +39,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.db.utils import load_backend
 
-from djprocess import logsql
+from djprocess.logs import _sql as logsql
 
 #: How long (ms) a bounded write waits for a row lock before giving up.
 LOCK_TIMEOUT_MS = 2000

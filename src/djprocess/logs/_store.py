@@ -1,7 +1,7 @@
 """Which connection stores a log line, so that it is durable, gapless and rollback-proof.
 
-How lines are numbered and inserted is :mod:`djprocess.logsql`'s business; the connections
-besides the caller's are :mod:`djprocess.logconn`'s. A write goes:
+How lines are numbered and inserted is :mod:`djprocess.logs._sql`'s business; the connections
+besides the caller's are :mod:`djprocess.logs._connections`'s. A write goes:
 
 * **From a forked child** whose connection was opened by its parent: on the child's own side
   connection; the inherited one is never used nor closed.
@@ -28,7 +28,7 @@ besides the caller's are :mod:`djprocess.logconn`'s. A write goes:
   error inside ``atomic()``) gets its lines deferred the same way (``log()`` returns 0).
 
 In the main thread, SIGTERM and SIGINT are held back while a write is in progress
-(:mod:`djprocess.logsignals`).
+(:mod:`djprocess.logs._uninterrupted`).
 """
 
 from __future__ import annotations
@@ -41,9 +41,11 @@ from typing import TYPE_CHECKING, Any
 from django.db import InterfaceError, OperationalError, connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from djprocess import logconn, logsql
-from djprocess.logsignals import deferring_signals
-from djprocess.logsql import Row, Target
+from djprocess.logs import _connections as logconn
+from djprocess.logs import _sql as logsql
+from djprocess.logs._context import current_process
+from djprocess.logs._sql import Row, Target
+from djprocess.logs._uninterrupted import deferring_signals
 
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
@@ -125,8 +127,6 @@ def _defer_until_after(conn: BaseDatabaseWrapper, target: Target, rows: list[Row
 def _close_side_on_commit(conn: BaseDatabaseWrapper) -> None:
     """Outside ``run()`` (which closes it when it ends), close the side connection when the
     caller's transaction commits, rather than leave it open for the life of the process."""
-    from djprocess.logcapture import current_process  # logcapture imports this module
-
     if current_process() is not None:
         return
     if getattr(conn, "_djprocess_close_hook", None) is not conn.run_on_commit:

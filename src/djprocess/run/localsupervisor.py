@@ -4,11 +4,11 @@ A worker backend calls :func:`run_supervised` in a process of its own that will 
 reused while the run lasts (a Celery prefork pool child). That process:
 
 1. claims the row (``pending → running``, ``deadline_at = now + timeout`` in UTC);
-2. starts the run through a launcher (:mod:`djprocess.launch`): by default it forks the
-   *run child* (:mod:`djprocess.runchild`), which calls ``run()`` in its own process
+2. starts the run through a launcher (:mod:`djprocess.run.launch`): by default it forks the
+   *run child* (:mod:`djprocess.run._child`), which calls ``run()`` in its own process
    group; ``djprocess_subprocess`` starts a fresh interpreter or a gVisor sandbox;
 3. watches it: the deadline on a monotonic clock, the row's status through a
-   :class:`~djprocess.statuswatcher.StatusWatcher` (a ``cancel()``, a decision of the
+   :class:`~djprocess.run._statuswatcher.StatusWatcher` (a ``cancel()``, a decision of the
    supervisor, a deleted row), a SIGTERM to itself (a worker shutting down);
 4. stops it when asked: SIGTERM to the run's process group up to
    ``DJPROCESS_KILL_TERM_RETRIES`` times, ``DJPROCESS_KILL_TERM_WAIT_SECONDS`` apart, then
@@ -43,17 +43,19 @@ from typing import TYPE_CHECKING
 import psutil
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 
-from djprocess import clock, runchild, runner
+from djprocess import _clock as clock
 from djprocess.backends.base import KillResult
 from djprocess.conf import settings
-from djprocess.launch import ForkLauncher, Launcher, RunHandle
-from djprocess.runoutput import RunOutput
-from djprocess.statuswatcher import StatusWatcher
+from djprocess.run import _child as runchild
+from djprocess.run import runner
+from djprocess.run._statuswatcher import StatusWatcher
+from djprocess.run.launch import ForkLauncher, Launcher, RunHandle
+from djprocess.run.output import RunOutput
 
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
 
-logger = logging.getLogger("djprocess.localsupervisor")
+logger = logging.getLogger("djprocess.run.localsupervisor")
 
 #: Seconds left to the processes a run left behind between SIGTERM and SIGKILL.
 LEFTOVER_GRACE_SECONDS = 1.0
@@ -321,7 +323,7 @@ def run_supervised(
     launcher: Launcher | None = None,
 ) -> str:
     """Claim ``process``, start its run through ``launcher`` (default: a forked run
-    child, :class:`~djprocess.launch.ForkLauncher`), enforce its deadline and stops, and
+    child, :class:`~djprocess.run.launch.ForkLauncher`), enforce its deadline and stops, and
     record the outcome. Returns the status stored afterwards.
 
     A process that is not ``pending`` (or not dispatched) is not run; its status is
@@ -363,7 +365,7 @@ def _close_connections() -> None:
         with contextlib.suppress(Exception):
             connection.close()
     with contextlib.suppress(Exception):
-        from djprocess import logstore
+        from djprocess.logs import _store as logstore
 
         logstore.close_private_connections()
 

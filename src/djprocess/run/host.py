@@ -1,0 +1,39 @@
+"""Where a run is supervised: this host's names, its pid namespace, whether a pid still runs.
+
+Pids are compared only within one host and one pid namespace (two containers may share a
+host name and even a pid). Public for backend authors.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import psutil
+
+
+def hostname() -> str:
+    """This host's name as :func:`socket.gethostname` gives it."""
+    return socket.gethostname()
+
+
+def is_this_host(host: str) -> bool:
+    """True if ``host`` (a bare host name) names this machine."""
+    return host in (socket.gethostname(), os.uname().nodename)
+
+
+def pid_namespace() -> str:
+    """This process's pid namespace, e.g. ``"pid:[4026531836]"`` ("" where unknown): pids are
+    compared only within one namespace."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:  # pragma: no cover - not Linux
+        return ""
+
+
+def pid_running(pid: int) -> bool:
+    """True if process ``pid`` of this pid namespace exists and is not a zombie."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
