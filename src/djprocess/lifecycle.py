@@ -24,7 +24,7 @@ from djprocess._transitions import compare_and_set, current_status
 from djprocess.backends import get_backend
 from djprocess.backends.base import BaseWorkerBackend
 from djprocess.exceptions import ProcessNotSaved, ProcessNotStartable
-from djprocess.run import _child as runchild
+from djprocess.run import child as runchild
 from djprocess.supervision.supervisor import Stopper, kill_and_record, stop_budget
 from djprocess.validators import MAX_TIMEOUT
 

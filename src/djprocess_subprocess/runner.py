@@ -1,7 +1,7 @@
 """``python -m djprocess_subprocess.runner <label> <pk> [options]``: the run's interpreter.
 
 Started by an executor in the pool child that claimed the process; it never claims nor
-records a status itself (:func:`djprocess.run._child.serve` calls ``run()`` and reports
+records a status itself (:func:`djprocess.run.child.serve` calls ``run()`` and reports
 how it ended). Options:
 
 ``--report-fd N``
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     if report_fd is None:
         final = process.execute()
         raise SystemExit(0 if final == "succeeded" else 1)
-    from djprocess.run import _child as runchild
+    from djprocess.run import child as runchild
 
     runchild.serve(
         process,

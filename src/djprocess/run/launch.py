@@ -6,7 +6,7 @@ differs between backends is only how the run is started and how it is signalled.
 way to reach it:
 
 * :class:`ForkLauncher` (the Celery backend): ``os.fork()`` a run child that calls
-  ``run()`` (:mod:`djprocess.run._child`);
+  ``run()`` (:mod:`djprocess.run.child`);
 * ``djprocess_subprocess``'s executor launcher: a fresh interpreter (or a gVisor sandbox)
   started through an executor.
 
@@ -22,7 +22,7 @@ import os
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
 
-from djprocess.run import _child as runchild
+from djprocess.run import child as runchild
 
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
@@ -94,7 +94,7 @@ class ForkHandle:
 
 
 class ForkLauncher:
-    """Forks a run child that calls ``run()`` (:func:`djprocess.run._child.main`)."""
+    """Forks a run child that calls ``run()`` (:func:`djprocess.run.child.main`)."""
 
     def __init__(self, after_fork: Iterable[Callable[[], None]] = ()) -> None:
         self.after_fork = list(after_fork)

@@ -5,7 +5,7 @@ reused while the run lasts (a Celery prefork pool child). That process:
 
 1. claims the row (``pending → running``, ``deadline_at = now + timeout`` in UTC);
 2. starts the run through a launcher (:mod:`djprocess.run.launch`): by default it forks the
-   *run child* (:mod:`djprocess.run._child`), which calls ``run()`` in its own process
+   *run child* (:mod:`djprocess.run.child`), which calls ``run()`` in its own process
    group; ``djprocess_subprocess`` starts a fresh interpreter or a gVisor sandbox;
 3. watches it: the deadline on a monotonic clock, the row's status through a
    :class:`~djprocess.run._statuswatcher.StatusWatcher` (a ``cancel()``, a decision of the
@@ -46,7 +46,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from djprocess import _clock as clock
 from djprocess.backends.base import KillResult
 from djprocess.conf import settings
-from djprocess.run import _child as runchild
+from djprocess.run import child as runchild
 from djprocess.run import runner
 from djprocess.run._statuswatcher import StatusWatcher
 from djprocess.run.launch import ForkLauncher, Launcher, RunHandle

@@ -1,0 +1,149 @@
+"""The package layout keeps its promises: no import circle, and backends use only public API.
+
+The import graph is read from the sources (``ast``), counting every import a module makes:
+at module level and inside functions, but not those under ``if TYPE_CHECKING:`` (they never
+run). A circle hidden in a function-local import is still a circle to a reader.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+PACKAGES = ("djprocess", "djprocess_celery", "djprocess_subprocess", "djprocess_gvisor")
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(SRC).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for package in PACKAGES:
+        for path in (SRC / package).rglob("*.py"):
+            if "migrations" not in path.parts:
+                found[_module_name(path)] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def _is_type_checking(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+
+
+def _imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
+    """Every import statement under ``tree``, skipping ``if TYPE_CHECKING:`` blocks."""
+    found: list[ast.Import | ast.ImportFrom] = []
+    for child in ast.iter_child_nodes(tree):
+        if _is_type_checking(child):
+            continue
+        if isinstance(child, ast.Import | ast.ImportFrom):
+            found.append(child)
+        found += _imports(child)
+    return found
+
+
+def _targets(name: str, path: Path) -> set[str]:
+    """The project modules that module ``name`` (at ``path``) imports."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    targets = set()
+    for node in _imports(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            targets |= {alias.name for alias in node.names}
+            continue
+        base = node.module or ""
+        if node.level:
+            parts = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+            base = ".".join([*parts, base] if base else parts)
+        for alias in node.names:
+            full = f"{base}.{alias.name}"
+            targets.add(full if full in MODULES else base)
+    return {target for target in targets if target in MODULES and target != name}
+
+
+GRAPH = {name: _targets(name, path) for name, path in MODULES.items()}
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_graph_sees_function_local_imports() -> None:
+    # models imports the lifecycle at module level, the sweeper imports models in a function:
+    # both edges must be in the graph, or the circle test below would prove nothing.
+    assert "djprocess.lifecycle" in GRAPH["djprocess.models"]
+    assert "djprocess.models" in GRAPH["djprocess.supervision.sweeper"]
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_no_import_circle() -> None:
+    assert _cycles(GRAPH) == []
+
+
+def _private(module: str) -> bool:
+    return any(part.startswith("_") and part != "__init__" for part in module.split("."))
+
+
+@pytest.mark.parametrize(
+    "package", ["djprocess_celery", "djprocess_subprocess", "djprocess_gvisor"]
+)
+def test_backend_packages_import_only_public_core_modules(package: str) -> None:
+    reached = {
+        (name, target)
+        for name, targets in GRAPH.items()
+        if name.split(".")[0] == package
+        for target in targets
+        if target.split(".")[0] == "djprocess" and _private(target)
+    }
+    assert reached == set()
+
+
+def test_the_core_never_imports_a_backend_package() -> None:
+    reached = {
+        (name, target)
+        for name, targets in GRAPH.items()
+        if name.split(".")[0] == "djprocess"
+        for target in targets
+        if target.split(".")[0] != "djprocess"
+    }
+    assert reached == set()
