@@ -54,19 +54,27 @@ def _error(exc: BaseException) -> Outcome:
     return Outcome(done=False, phrase=f"error: {type(exc).__name__}")
 
 
-def start(process: BaseProcess) -> Outcome:
-    """Call ``process.start()``: ``"started"``, or why not (never raises for a refusal,
-    a bad timeout or a backend error; the error is logged with its traceback)."""
+def _attempt(process: BaseProcess, action: str, done: str) -> Outcome:
+    """Call ``process.<action>()``: ``done``, or why not. A refusal, a bad timeout or an
+    error is an outcome, never raised; an error is logged with its traceback."""
     try:
-        process.start()
+        result = getattr(process, action)()
     except InvalidTransition as exc:
-        return _refused(exc, "start")
+        return _refused(exc, action)
     except ValidationError as exc:
         return Outcome(done=False, phrase=f"invalid: {'; '.join(exc.messages)}")
     except Exception as exc:
-        logger.exception("start of %s pk=%s failed", process._meta.label, process.pk)
+        logger.exception("%s of %s pk=%s failed", action, process._meta.label, process.pk)
         return _error(exc)
-    return Outcome(done=True, phrase="started")
+    if result is False:  # cancel() of a process that had already ended
+        return Outcome(done=False, phrase="already finished")
+    return Outcome(done=True, phrase=done)
+
+
+def start(process: BaseProcess) -> Outcome:
+    """Call ``process.start()``: ``"started"``, or why not (never raises for a refusal,
+    a bad timeout or a backend error; the error is logged with its traceback)."""
+    return _attempt(process, "start", "started")
 
 
 def cancel(process: BaseProcess) -> Outcome:
@@ -74,29 +82,13 @@ def cancel(process: BaseProcess) -> Outcome:
 
     Waits for the kill of a running process (seconds, see
     :func:`djprocess.lifecycle.cancel`)."""
-    try:
-        cancelled = process.cancel()
-    except Exception as exc:
-        logger.exception("cancel of %s pk=%s failed", process._meta.label, process.pk)
-        return _error(exc)
-    if cancelled:
-        return Outcome(done=True, phrase="cancelled")
-    return Outcome(done=False, phrase="already finished")
+    return _attempt(process, "cancel", "cancelled")
 
 
 def restart(process: BaseProcess) -> Outcome:
     """Call ``process.restart()`` (re-run a failed, timed-out or cancelled process):
     ``"re-run"``, or why not (``"not re-run: running"``)."""
-    try:
-        process.restart()
-    except InvalidTransition as exc:
-        return _refused(exc, "restart")
-    except ValidationError as exc:
-        return Outcome(done=False, phrase=f"invalid: {'; '.join(exc.messages)}")
-    except Exception as exc:
-        logger.exception("restart of %s pk=%s failed", process._meta.label, process.pk)
-        return _error(exc)
-    return Outcome(done=True, phrase="re-run")
+    return _attempt(process, "restart", "re-run")
 
 
 def offered(process: BaseProcess) -> list[str]:

@@ -11,9 +11,9 @@ from typing import Any
 
 from django.apps import apps
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from djprocess import status
+from djprocess import operations, status
 from djprocess.backends.labels import resolve
 from djprocess.exceptions import UnknownProcessModel
 
@@ -84,3 +84,32 @@ def parse_statuses(values: list[str]) -> list[str]:
                 f"--status {value!r}: use one of {', '.join(valid)}", returncode=USAGE
             )
     return values
+
+
+class ProcessActionCommand(BaseCommand):
+    """A command that applies one :mod:`djprocess.operations` action to the processes
+    ``LABEL PK [PK ...]`` names, a line each; exit code 1 (:data:`REFUSED`) if any was not
+    done, 2 (:data:`USAGE`) before doing anything if a label or pk is unknown."""
+
+    #: The :data:`djprocess.operations.ACTIONS` name; ``not_done`` words the failure count.
+    action: str
+    not_done: str
+    #: Print each process's status after the action (a cancel waits for the kill).
+    show_status = False
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        add_process_arguments(parser, many=True)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        processes = [get_process(options["model"], pk) for pk in options["pks"]]
+        failed = 0
+        for process in processes:
+            outcome = getattr(operations, self.action)(process)
+            failed += not outcome.done
+            line = f"{process._meta.label} {process.pk}: {outcome.phrase}"
+            if self.show_status:
+                process.refresh_from_db()
+                line += f" (status {process.status})"
+            self.stdout.write(line)
+        if failed:
+            raise CommandError(f"{failed} of {len(processes)} {self.not_done}", returncode=REFUSED)
