@@ -82,7 +82,7 @@ def _pytest(session: nox.Session, *paths: str, coverage: bool = False) -> None:
 
 
 # The property tests and the log tests run a second time on PostgreSQL (127.0.0.1:5432).
-PG_SETTINGS = "djprocess_example.settings_test_pg"
+PG_SETTINGS = "djprocess_test_settings.postgres"
 PG_PATHS = (
     "tests/property",
     "tests/unit/test_logs.py",
@@ -156,8 +156,9 @@ def property_tests(session: nox.Session) -> None:
     _pytest_pg(session)
 
 
-# Settings for the unit tests without Celery: like settings_test, minus djprocess_celery.
-NOCELERY_SETTINGS = "djprocess_example.settings_nocelery"
+# Settings for the unit tests without Celery: like the default test settings (tests/
+# djprocess_test_settings/sqlite.py), minus djprocess_celery.
+NOCELERY_SETTINGS = "djprocess_test_settings.nocelery"
 
 # The core package imports and sets up without Celery (djprocess_celery is not installed here).
 NOCELERY_SMOKE = """
