@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import pathlib
 import shutil
+import tomllib
 import zipfile
 
 import nox
@@ -257,20 +258,62 @@ WHEEL_MUST_CONTAIN = (
     "djprocess_example/static/djprocess_example/bulma/bulma.min.css",
     "djprocess_example/static/djprocess_example/bulma/LICENSE",
 )
+# What only the tests use (tests/djprocess_test_settings): never in the wheel.
+WHEEL_MUST_NOT_CONTAIN = (
+    "djprocess_example/settings_test.py",
+    "djprocess_example/settings_test_pg.py",
+    "djprocess_example/settings_nocelery.py",
+    "djprocess_example/sqllog.py",
+)
+
+
+def _package_data_matching_nothing() -> list[str]:
+    """``[tool.setuptools.package-data]`` patterns that match no file under src/."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    package_data = config["tool"]["setuptools"]["package-data"]
+    return [
+        f"{package}: {pattern}"
+        for package, patterns in package_data.items()
+        for pattern in patterns
+        if not any(path.is_file() for path in (ROOT / "src" / package).glob(pattern))
+    ]
+
+
+def _modules_not_importable(names: set[str]) -> list[str]:
+    """Modules of the wheel whose path is not an importable name, migrations aside (W004,
+    which check-wheel-contents is told to ignore for them)."""
+    return sorted(
+        name
+        for name in names
+        if name.endswith(".py")
+        and "/migrations/" not in name
+        and not all(part.isidentifier() for part in name.removesuffix(".py").split("/"))
+    )
 
 
 @nox.session(python=DEFAULT_PYTHON)
 def build(session: nox.Session) -> None:
-    """python -m build (sdist + wheel), twine check --strict, and a look inside the wheel."""
-    session.install("build", "twine")
+    """python -m build (sdist + wheel), twine check --strict, check-wheel-contents (configured
+    in pyproject.toml), and a look inside the wheel."""
+    unmatched = _package_data_matching_nothing()
+    if unmatched:
+        session.error(f"package-data patterns that match no file: {unmatched}")
+    session.install("build", "twine", "check-wheel-contents")
     dist = ROOT / "dist"
     shutil.rmtree(dist, ignore_errors=True)
     session.run("python", "-m", "build", "--outdir", str(dist))
     files = sorted(str(p) for p in dist.iterdir())
     session.run("twine", "check", "--strict", *files)
     (wheel,) = dist.glob("*.whl")
+    session.run("check-wheel-contents", str(wheel))
     names = set(zipfile.ZipFile(wheel).namelist())
     missing = [name for name in WHEEL_MUST_CONTAIN if name not in names]
     if missing:
         session.error(f"{wheel.name} lacks {missing}")
+    unwanted = [name for name in WHEEL_MUST_NOT_CONTAIN if name in names]
+    if unwanted:
+        session.error(f"{wheel.name} contains test-only files {unwanted}")
+    unimportable = _modules_not_importable(names)
+    if unimportable:
+        session.error(f"{wheel.name} has modules at paths that cannot be imported: {unimportable}")
     session.log(f"{wheel.name}: {len(names)} files, contains {', '.join(WHEEL_MUST_CONTAIN)}")
