@@ -42,10 +42,6 @@ MYPY = ("mypy==2.4.1", "django-stubs==6.1.2", "celery-types==0.26.0", "types-psu
 #
 # Left out: none so far. (Django 6.x needs Python >= 3.12, so 3.10/3.11 are out of scope.)
 # ---------------------------------------------------------------------------------------------
-PYTHONS = ("3.12", "3.13")
-DJANGOS = ("6.0", "6.1")
-CELERYS = ("5.4", "5.5", "5.6", "5.7")
-
 MATRIX: list[tuple[str, str, str]] = [
     ("3.12", "6.0", "5.4"),
     ("3.12", "6.0", "5.5"),
