@@ -129,6 +129,49 @@ def tests_matrix(session: nox.Session, django: str, celery: str) -> None:
     _pytest(session, "tests")
 
 
+def _floors() -> list[str]:
+    """``name==X`` for each dependency ``name>=X`` of pyproject.toml: the oldest versions
+    djprocess says it works with."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    pins = []
+    for requirement in config["project"]["dependencies"]:
+        name, _, floor = requirement.partition(">=")
+        if not (name.replace("-", "").isalnum() and floor.replace(".", "").isdigit()):
+            raise ValueError(f"{requirement!r}: give each dependency as name>=X.Y")
+        pins.append(f"{name}=={floor}")
+    return pins
+
+
+# Checks that each pin of _floors() is the version installed (argv: the pins).
+FLOORS_INSTALLED = """
+import sys
+from importlib.metadata import version
+
+def release(text):
+    parts = [int(part) for part in text.split(".")]
+    while parts and parts[-1] == 0:
+        parts.pop()
+    return parts
+
+for pin in sys.argv[1:]:
+    name, _, floor = pin.partition("==")
+    if release(version(name)) != release(floor):
+        sys.exit(f"{name} {version(name)} is installed, not {floor}")
+    print(name, version(name))
+"""
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def floors(session: nox.Session) -> None:
+    """Unit + property tests on the lowest versions pyproject.toml allows: each dependency
+    ``name>=X`` installed as ``name==X`` (Django 6.0, Celery 5.4.0, ...)."""
+    shutil.rmtree(ROOT / "build", ignore_errors=True)
+    pins = _floors()
+    session.install(".[dev]", *pins)
+    session.run("python", "-c", FLOORS_INSTALLED, *pins)
+    session.run("pytest", "tests/unit", "tests/property", "-m", "not integration", *session.posargs)
+
+
 @nox.session(python=DEFAULT_PYTHON)
 def integration(session: nox.Session) -> None:
     """Only tests/integration (real Redis, RabbitMQ, PostgreSQL and prefork workers)."""
