@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import pathlib
 import shutil
+import tomllib
 import zipfile
 
 import nox
@@ -41,10 +42,6 @@ MYPY = ("mypy==2.4.1", "django-stubs==6.1.2", "celery-types==0.26.0", "types-psu
 #
 # Left out: none so far. (Django 6.x needs Python >= 3.12, so 3.10/3.11 are out of scope.)
 # ---------------------------------------------------------------------------------------------
-PYTHONS = ("3.12", "3.13")
-DJANGOS = ("6.0", "6.1")
-CELERYS = ("5.4", "5.5", "5.6", "5.7")
-
 MATRIX: list[tuple[str, str, str]] = [
     ("3.12", "6.0", "5.4"),
     ("3.12", "6.0", "5.5"),
@@ -82,7 +79,7 @@ def _pytest(session: nox.Session, *paths: str, coverage: bool = False) -> None:
 
 
 # The property tests and the log tests run a second time on PostgreSQL (127.0.0.1:5432).
-PG_SETTINGS = "djprocess_example.settings_test_pg"
+PG_SETTINGS = "djprocess_test_settings.postgres"
 PG_PATHS = (
     "tests/property",
     "tests/unit/test_logs.py",
@@ -132,6 +129,49 @@ def tests_matrix(session: nox.Session, django: str, celery: str) -> None:
     _pytest(session, "tests")
 
 
+def _floors() -> list[str]:
+    """``name==X`` for each dependency ``name>=X`` of pyproject.toml: the oldest versions
+    djprocess says it works with."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    pins = []
+    for requirement in config["project"]["dependencies"]:
+        name, _, floor = requirement.partition(">=")
+        if not (name.replace("-", "").isalnum() and floor.replace(".", "").isdigit()):
+            raise ValueError(f"{requirement!r}: give each dependency as name>=X.Y")
+        pins.append(f"{name}=={floor}")
+    return pins
+
+
+# Checks that each pin of _floors() is the version installed (argv: the pins).
+FLOORS_INSTALLED = """
+import sys
+from importlib.metadata import version
+
+def release(text):
+    parts = [int(part) for part in text.split(".")]
+    while parts and parts[-1] == 0:
+        parts.pop()
+    return parts
+
+for pin in sys.argv[1:]:
+    name, _, floor = pin.partition("==")
+    if release(version(name)) != release(floor):
+        sys.exit(f"{name} {version(name)} is installed, not {floor}")
+    print(name, version(name))
+"""
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def floors(session: nox.Session) -> None:
+    """Unit + property tests on the lowest versions pyproject.toml allows: each dependency
+    ``name>=X`` installed as ``name==X`` (Django 6.0, Celery 5.4.0, ...)."""
+    shutil.rmtree(ROOT / "build", ignore_errors=True)
+    pins = _floors()
+    session.install(".[dev]", *pins)
+    session.run("python", "-c", FLOORS_INSTALLED, *pins)
+    session.run("pytest", "tests/unit", "tests/property", "-m", "not integration", *session.posargs)
+
+
 @nox.session(python=DEFAULT_PYTHON)
 def integration(session: nox.Session) -> None:
     """Only tests/integration (real Redis, RabbitMQ, PostgreSQL and prefork workers)."""
@@ -156,8 +196,9 @@ def property_tests(session: nox.Session) -> None:
     _pytest_pg(session)
 
 
-# Settings for the unit tests without Celery: like settings_test, minus djprocess_celery.
-NOCELERY_SETTINGS = "djprocess_example.settings_nocelery"
+# Settings for the unit tests without Celery: like the default test settings (tests/
+# djprocess_test_settings/sqlite.py), minus djprocess_celery.
+NOCELERY_SETTINGS = "djprocess_test_settings.nocelery"
 
 # The core package imports and sets up without Celery (djprocess_celery is not installed here).
 NOCELERY_SMOKE = """
@@ -256,20 +297,62 @@ WHEEL_MUST_CONTAIN = (
     "djprocess_example/static/djprocess_example/bulma/bulma.min.css",
     "djprocess_example/static/djprocess_example/bulma/LICENSE",
 )
+# What only the tests use (tests/djprocess_test_settings): never in the wheel.
+WHEEL_MUST_NOT_CONTAIN = (
+    "djprocess_example/settings_test.py",
+    "djprocess_example/settings_test_pg.py",
+    "djprocess_example/settings_nocelery.py",
+    "djprocess_example/sqllog.py",
+)
+
+
+def _package_data_matching_nothing() -> list[str]:
+    """``[tool.setuptools.package-data]`` patterns that match no file under src/."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    package_data = config["tool"]["setuptools"]["package-data"]
+    return [
+        f"{package}: {pattern}"
+        for package, patterns in package_data.items()
+        for pattern in patterns
+        if not any(path.is_file() for path in (ROOT / "src" / package).glob(pattern))
+    ]
+
+
+def _modules_not_importable(names: set[str]) -> list[str]:
+    """Modules of the wheel whose path is not an importable name, migrations aside (W004,
+    which check-wheel-contents is told to ignore for them)."""
+    return sorted(
+        name
+        for name in names
+        if name.endswith(".py")
+        and "/migrations/" not in name
+        and not all(part.isidentifier() for part in name.removesuffix(".py").split("/"))
+    )
 
 
 @nox.session(python=DEFAULT_PYTHON)
 def build(session: nox.Session) -> None:
-    """python -m build (sdist + wheel), twine check --strict, and a look inside the wheel."""
-    session.install("build", "twine")
+    """python -m build (sdist + wheel), twine check --strict, check-wheel-contents (configured
+    in pyproject.toml), and a look inside the wheel."""
+    unmatched = _package_data_matching_nothing()
+    if unmatched:
+        session.error(f"package-data patterns that match no file: {unmatched}")
+    session.install("build", "twine", "check-wheel-contents")
     dist = ROOT / "dist"
     shutil.rmtree(dist, ignore_errors=True)
     session.run("python", "-m", "build", "--outdir", str(dist))
     files = sorted(str(p) for p in dist.iterdir())
     session.run("twine", "check", "--strict", *files)
     (wheel,) = dist.glob("*.whl")
+    session.run("check-wheel-contents", str(wheel))
     names = set(zipfile.ZipFile(wheel).namelist())
     missing = [name for name in WHEEL_MUST_CONTAIN if name not in names]
     if missing:
         session.error(f"{wheel.name} lacks {missing}")
+    unwanted = [name for name in WHEEL_MUST_NOT_CONTAIN if name in names]
+    if unwanted:
+        session.error(f"{wheel.name} contains test-only files {unwanted}")
+    unimportable = _modules_not_importable(names)
+    if unimportable:
+        session.error(f"{wheel.name} has modules at paths that cannot be imported: {unimportable}")
     session.log(f"{wheel.name}: {len(names)} files, contains {', '.join(WHEEL_MUST_CONTAIN)}")

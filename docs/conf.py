@@ -1,7 +1,8 @@
 """Sphinx configuration for the djprocess docs.
 
 The build needs no network: no intersphinx, no remote images, no link checks. Autodoc imports
-the package with Django set up on ``djprocess_example.settings_test`` (SQLite, eager Celery).
+the package with Django set up on the test settings, ``djprocess_test_settings.sqlite`` under
+``tests/`` (SQLite, eager Celery).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "djprocess_example.settings_test")
+sys.path.insert(0, str(ROOT / "tests"))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "djprocess_test_settings.sqlite")
 
 import django  # noqa: E402
 from sphinx.application import Sphinx  # noqa: E402

@@ -14,8 +14,8 @@ Environment knobs (all optional):
 * ``EXAMPLE_KILL_TERM_RETRIES`` / ``EXAMPLE_KILL_TERM_WAIT_SECONDS``: the kill escalation;
 * ``EXAMPLE_WORKER_BACKEND``: ``celery`` (default), ``subprocess`` or ``gvisor``
   (the subprocess backend with the gVisor executor);
-* ``EXAMPLE_SQL_LOG``: a file to which each web request's SQL statements are appended
-  (:mod:`djprocess_example.sqllog`; for tests).
+* ``EXAMPLE_EXTRA_MIDDLEWARE``: comma-separated dotted paths of middleware appended to
+  ``MIDDLEWARE`` (the browser tests add one that logs each request's SQL).
 """
 
 from __future__ import annotations
@@ -71,10 +71,8 @@ TEMPLATES = [
         },
     }
 ]
-#: ``EXAMPLE_SQL_LOG``: a file to write each request's SQL to (the browser tests count queries).
-EXAMPLE_SQL_LOG = os.environ.get("EXAMPLE_SQL_LOG", "")
-if EXAMPLE_SQL_LOG:
-    MIDDLEWARE.append("djprocess_example.sqllog.SQLLogMiddleware")
+#: ``EXAMPLE_EXTRA_MIDDLEWARE``: more middleware, last (the browser tests count queries with it).
+MIDDLEWARE += [path for path in os.environ.get("EXAMPLE_EXTRA_MIDDLEWARE", "").split(",") if path]
 STATIC_URL = "/static/"
 LOGIN_URL = "djprocess_example:login"
 LOGIN_REDIRECT_URL = "djprocess_example:process_list"

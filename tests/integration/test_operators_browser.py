@@ -93,6 +93,8 @@ def _env(state: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "EXAMPLE_"))}
     env["EXAMPLE_STATE_DIR"] = str(state)
     env["EXAMPLE_SQL_LOG"] = str(state / "sql.jsonl")
+    # tests/ is on PYTHONPATH (tests/conftest.py).
+    env["EXAMPLE_EXTRA_MIDDLEWARE"] = "djprocess_test_settings.sqllog.SQLLogMiddleware"
     return env
 
 

@@ -1,5 +1,5 @@
 """Fixtures for the property tests (Hypothesis), on SQLite (default settings) and on
-PostgreSQL (``--ds=djprocess_example.settings_test_pg``; nox runs both).
+PostgreSQL (``--ds=djprocess_test_settings.postgres``; nox runs both).
 
 Concurrent writers need a database that several connections and OS processes can share.
 PostgreSQL's test database is one. The default SQLite test database lives in memory

@@ -1,4 +1,5 @@
-"""Fixtures for the unit tests (SQLite in memory, Celery eager: ``settings_test``)."""
+"""Fixtures for the unit tests (SQLite in memory, Celery eager:
+``djprocess_test_settings.sqlite``)."""
 
 from __future__ import annotations
 

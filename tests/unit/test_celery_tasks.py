@@ -1,5 +1,5 @@
-"""``djprocess_celery.tasks`` end to end in eager mode (``settings_test``): ``start()``
-goes through the real Celery tasks, which run inline."""
+"""``djprocess_celery.tasks`` end to end in eager mode (``djprocess_test_settings.sqlite``):
+``start()`` goes through the real Celery tasks, which run inline."""
 
 from __future__ import annotations
 

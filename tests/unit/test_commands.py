@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -28,6 +29,15 @@ COMMANDS = (
 )
 
 
+def _command_line_env() -> dict[str, str]:
+    """``python -m django``'s environment: the test settings, importable from ``tests/``."""
+    return {
+        "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE,
+        "PATH": "",
+        "PYTHONPATH": os.environ["PYTHONPATH"],
+    }
+
+
 def run(*args: Any, **options: Any) -> tuple[int, str]:
     """Call a command; returns (exit code, stdout). The exit code of a CommandError is its
     ``returncode``, as ``manage.py`` would exit with."""
@@ -45,7 +55,7 @@ def test_help_describes_exit_codes(name: str) -> None:
         [sys.executable, "-m", "django", name, "--help"],
         capture_output=True,
         text=True,
-        env={"DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE, "PATH": ""},
+        env=_command_line_env(),
         check=False,
     )
     assert result.returncode == 0, result.stderr
@@ -79,7 +89,7 @@ def test_usage_error_exits_2_from_the_command_line() -> None:
         [sys.executable, "-m", "django", "djprocess_cancel", "nosuch.Model", "1"],
         capture_output=True,
         text=True,
-        env={"DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE, "PATH": ""},
+        env=_command_line_env(),
         check=False,
     )
     assert result.returncode == 2

@@ -1,6 +1,6 @@
 """Log writing and reading: sequences, batch API, bounded pagination, cursor, progress,
 logging capture, retention. Runs on SQLite (default) and PostgreSQL
-(``--ds=djprocess_example.settings_test_pg``)."""
+(``--ds=djprocess_test_settings.postgres``)."""
 
 from __future__ import annotations
 

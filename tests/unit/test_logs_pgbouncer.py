@@ -29,7 +29,7 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, databases="__all__"),
     pytest.mark.skipif(
         django_settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"),
-        reason="PgBouncer fronts PostgreSQL: run with --ds=djprocess_example.settings_test_pg",
+        reason="PgBouncer fronts PostgreSQL: run with --ds=djprocess_test_settings.postgres",
     ),
 ]
 

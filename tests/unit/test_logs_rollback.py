@@ -2,7 +2,7 @@
 
 On PostgreSQL a line logged inside ``atomic()`` is committed on a private connection at
 once; on SQLite (and for a process row not yet committed) it is written in a savepoint and
-written again if the block rolls back. Runs on both (``--ds=...settings_test_pg``).
+written again if the block rolls back. Runs on both (``--ds=djprocess_test_settings.postgres``).
 """
 
 from __future__ import annotations

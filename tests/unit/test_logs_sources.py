@@ -1,7 +1,7 @@
 """``log()`` from wherever the run's code is: forked children (sharing none of the parent's
 connection), threads (no connection left open per thread), and under SIGTERMs (a line
 whose write started is stored). Needs concurrent connections: PostgreSQL
-(``--ds=djprocess_example.settings_test_pg``)."""
+(``--ds=djprocess_test_settings.postgres``)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """``restart()`` races, on real concurrent connections (PostgreSQL:
-``--ds=djprocess_example.settings_test_pg``; skipped on the in-memory SQLite database).
+``--ds=djprocess_test_settings.postgres``; skipped on the in-memory SQLite database).
 
 Each thread has its own database connection; a barrier releases them together, so their
 ``UPDATE``s really meet in the database, which decides.

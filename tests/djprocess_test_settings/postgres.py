@@ -1,15 +1,16 @@
-"""Test settings like ``settings_test`` but on PostgreSQL (127.0.0.1:5432, user postgres).
+"""Test settings like :mod:`djprocess_test_settings.sqlite` but on PostgreSQL (127.0.0.1:5432,
+user postgres).
 
 pytest-django creates and drops the test database ``test_djprocess_pg``. Used to run the
 property tests and the log tests on PostgreSQL:
-``pytest --ds=djprocess_example.settings_test_pg tests/property tests/unit/test_logs*.py``.
+``pytest --ds=djprocess_test_settings.postgres tests/property tests/unit/test_logs*.py``.
 """
 
 from __future__ import annotations
 
 import os
 
-from djprocess_example.settings_test import *  # noqa: F403
+from djprocess_test_settings.sqlite import *  # noqa: F403
 
 DATABASES = {
     "default": {

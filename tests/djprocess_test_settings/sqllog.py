@@ -1,19 +1,21 @@
 """A middleware that writes every request's SQL statements to a file (JSON lines), for the
 browser tests to count the queries of a page served by a real server.
 
-On only when the ``EXAMPLE_SQL_LOG`` environment variable names the file (see
-:mod:`djprocess_example.settings`). Each line: ``{"path": "/admin/…?x=1", "queries": [sql, …]}``.
+The browser tests add it to the example server through ``EXAMPLE_EXTRA_MIDDLEWARE`` (see
+:mod:`djprocess_example.settings`), with ``tests/`` on ``PYTHONPATH``; the
+``EXAMPLE_SQL_LOG`` environment variable names the file. Each line:
+``{"path": "/admin/…?x=1", "queries": [sql, …]}``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
@@ -25,7 +27,7 @@ class SQLLogMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self.path = Path(settings.EXAMPLE_SQL_LOG)
+        self.path = Path(os.environ["EXAMPLE_SQL_LOG"])
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         queries: list[str] = []
