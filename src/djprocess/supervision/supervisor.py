@@ -143,14 +143,10 @@ def _check_pending(process: BaseProcess, backend: BaseWorkerBackend, now: Any) -
     if process.next_check_at > now:
         return Outcome.NOOP
     waited = f"{settings.QUEUE_TIMEOUT_SECONDS:g}s"
-    won = compare_and_set(
+    won = fail_pending(
         process,
-        [status.PENDING],
-        status.FAILED,
+        Stopper.WATCHDOG,
         where=Q(dispatched_at__isnull=False, next_check_at__lte=now),
-        finished_at=timezone.now(),
-        next_check_at=None,
-        stopped_by=Stopper.WATCHDOG.value,
         exception=f"QueueTimeout: not started within {waited} of start()",
     )
     if not won:
@@ -289,6 +285,26 @@ def kill_and_record(process: BaseProcess, backend: BaseWorkerBackend, why: str) 
     ):
         process.log(f"{why}: {how}; retrying in {STOP_RETRY_SECONDS:g}s", level="ERROR")
     return result
+
+
+def fail_pending(
+    process: BaseProcess, stopper: Stopper, *, where: Q, exception: str, termination: str = ""
+) -> bool:
+    """Move a dispatched ``pending`` process (matching ``where`` too) to ``failed``,
+    finished at once: it never ran. ``exception`` and ``termination`` are stored (cut to
+    their field sizes). Returns True if this call recorded it."""
+    values = {"termination": termination[:255]} if termination else {}
+    return compare_and_set(
+        process,
+        [status.PENDING],
+        status.FAILED,
+        where=where,
+        finished_at=timezone.now(),
+        next_check_at=None,
+        stopped_by=stopper.value,
+        exception=exception[:10_000],
+        **values,
+    )
 
 
 def mark_worker_lost(process: BaseProcess, reason: str, *, finished: bool = True) -> bool:
