@@ -71,6 +71,12 @@ def _pins(django: str, celery: str) -> list[str]:
     return [f"django~={django}.0", f"celery~={celery}.0"]
 
 
+# Branch coverage over src/ (unit + integration + property + the PostgreSQL pass) below
+# which `nox -s tests` fails. Measured at 88 % when it was set; raise it as tests are
+# added, never lower it. The goal is 95 %.
+COVERAGE_FLOOR = 86
+
+
 def _pytest(session: nox.Session, *paths: str, coverage: bool = False) -> None:
     args = ["pytest", *paths]
     if coverage:
@@ -82,17 +88,17 @@ def _pytest(session: nox.Session, *paths: str, coverage: bool = False) -> None:
 PG_SETTINGS = "djprocess_test_settings.postgres"
 PG_PATHS = (
     "tests/property",
-    "tests/unit/test_logs.py",
-    "tests/unit/test_logs_rollback.py",
-    "tests/unit/test_rerun.py",
-    "tests/unit/test_rerun_races.py",
-    "tests/unit/test_signals.py",
-    "tests/unit/test_compat.py",
-    "tests/unit/test_testing.py",
-    "tests/unit/test_logs_proxy.py",
-    "tests/unit/test_logs_sources.py",
-    "tests/unit/test_logs_pgbouncer.py",
-    "tests/unit/test_logs_django_internals.py",
+    "tests/unit/djprocess/logs/test_lines.py",
+    "tests/unit/djprocess/logs/test_store_rollback.py",
+    "tests/unit/djprocess/test_rerun.py",
+    "tests/unit/djprocess/test_rerun_races.py",
+    "tests/unit/djprocess/test_signals.py",
+    "tests/unit/djprocess/test_compat.py",
+    "tests/unit/djprocess/test_testing.py",
+    "tests/unit/djprocess/logs/test_proxy_models.py",
+    "tests/unit/djprocess/logs/test_store_sources.py",
+    "tests/unit/djprocess/logs/test_pgbouncer.py",
+    "tests/unit/djprocess/logs/test_django_internals.py",
 )
 
 
@@ -106,10 +112,13 @@ def _pytest_pg(session: nox.Session, *, coverage: bool = False) -> None:
 @nox.session(python=DEFAULT_PYTHON)
 def tests(session: nox.Session) -> None:
     """The default combination: unit + integration + property tests, with branch coverage;
-    then the property and log tests again on PostgreSQL."""
+    then the property and log tests again on PostgreSQL; then the coverage gate."""
     session.install("-e", ".[dev]")
     _pytest(session, "tests", coverage=True)
     _pytest_pg(session, coverage=True)
+    # Only run as a whole (a -k/-m selection covers less by design).
+    if not session.posargs:
+        session.run("coverage", "report", f"--fail-under={COVERAGE_FLOOR}", "--format=total")
 
 
 @nox.session

@@ -39,7 +39,7 @@ def validate_timeout(value: object) -> None:
 def in_callers_transaction(using: str) -> bool:
     """True inside an ``atomic()`` block of the caller's on ``using``, not counting the
     blocks a Django ``TestCase`` wraps each test in (Django marks those
-    ``_from_testcase``; ``tests/unit/test_lifecycle.py`` pins that)."""
+    ``_from_testcase``; ``tests/unit/djprocess/test_lifecycle.py`` pins that)."""
     blocks = transaction.get_connection(using).atomic_blocks
     return any(not getattr(block, "_from_testcase", False) for block in blocks)
 

@@ -3,7 +3,7 @@ user postgres).
 
 pytest-django creates and drops the test database ``test_djprocess_pg``. Used to run the
 property tests and the log tests on PostgreSQL:
-``pytest --ds=djprocess_test_settings.postgres tests/property tests/unit/test_logs*.py``.
+``pytest --ds=djprocess_test_settings.postgres tests/property tests/unit/djprocess/logs``.
 """
 
 from __future__ import annotations
