@@ -11,6 +11,8 @@ from typing import Any
 
 from django.conf import settings as django_settings
 
+__all__ = ["Settings", "settings"]
+
 #: Every setting djprocess reads, with its default. The docs and the system
 #: checks are kept in step with this table by tests.
 DEFAULTS: dict[str, Any] = {

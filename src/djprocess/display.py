@@ -14,6 +14,8 @@ from djprocess import status
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
 
+__all__ = ["STATUS_COLOURS", "ended_how", "format_duration", "format_progress"]
+
 #: Bulma colour class of each status (the admin uses the same names for its badges).
 STATUS_COLOURS: dict[str, str] = {
     status.PENDING: "is-light",

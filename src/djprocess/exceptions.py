@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+__all__ = [
+    "BackendError",
+    "DjprocessError",
+    "InvalidTransition",
+    "KillControlError",
+    "ProcessNotSaved",
+    "ProcessNotStartable",
+    "ProcessTerminated",
+    "UnknownProcessModel",
+]
+
 
 class DjprocessError(Exception):
     """Base class of every djprocess error."""

@@ -26,7 +26,6 @@ from djprocess.backends.base import BaseWorkerBackend
 from djprocess.exceptions import ProcessNotSaved, ProcessNotStartable
 from djprocess.run import child as runchild
 from djprocess.supervision.supervisor import Stopper, kill_and_record, stop_budget
-from djprocess.validators import MAX_TIMEOUT
 
 if TYPE_CHECKING:
     from djprocess.backends.base import BaseWorkerBackend
@@ -34,7 +33,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("djprocess.lifecycle")
 
-__all__ = ["MAX_TIMEOUT", "cancel", "dispatch_claimed", "start", "validate_timeout"]
+__all__ = ["cancel", "start"]
 
 
 def start(process: BaseProcess) -> BaseProcess:

@@ -33,6 +33,8 @@ from djprocess.conf import settings
 from djprocess.run import relay, runner
 from djprocess.validators import validate_timeout_value
 
+__all__ = ["DEFAULT_TIMEOUT", "MANAGED_FIELDS", "BaseProcess", "BaseProcessLog", "LogCounter"]
+
 #: Fields only djprocess writes (through compare-and-set). ``save()`` on an
 #: existing row never writes them, so a stale instance cannot undo a transition.
 MANAGED_FIELDS = frozenset(

@@ -26,6 +26,18 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("djprocess.operations")
 
+__all__ = [
+    "ACTIONS",
+    "FUNCTIONS",
+    "Outcome",
+    "Tally",
+    "apply",
+    "cancel",
+    "offered",
+    "restart",
+    "start",
+]
+
 #: The actions, by name: what a form posts and a command is called with.
 ACTIONS = ("start", "cancel", "restart")
 

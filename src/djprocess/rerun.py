@@ -32,7 +32,7 @@ from djprocess.exceptions import ProcessNotSaved, ProcessNotStartable
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
 
-__all__ = ["CLEARED_ON_RESTART", "RESTARTABLE", "START_RERUNS", "restart"]
+__all__ = ["CLEARED_ON_RESTART", "RESTARTABLE", "restart"]
 
 #: Statuses a finished process can be restarted from.
 RESTARTABLE: frozenset[str] = frozenset({status.FAILED, status.TIMED_OUT, status.CANCELLED})

@@ -35,7 +35,7 @@ from djprocess import status
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
 
-__all__ = ["process_finished", "process_started", "process_stopped", "send_stopped"]
+__all__ = ["process_finished", "process_started", "process_stopped"]
 
 logger = logging.getLogger("djprocess.signals")
 

@@ -9,6 +9,17 @@ from __future__ import annotations
 
 from model_utils import Choices
 
+__all__ = [
+    "CANCELLED",
+    "FAILED",
+    "PENDING",
+    "RUNNING",
+    "STATUS",
+    "SUCCEEDED",
+    "TERMINAL",
+    "TIMED_OUT",
+]
+
 PENDING = "pending"
 RUNNING = "running"
 SUCCEEDED = "succeeded"

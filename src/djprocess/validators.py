@@ -10,6 +10,8 @@ from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 
+__all__ = ["MAX_TIMEOUT", "validate_timeout_value"]
+
 #: The largest accepted ``timeout``. A watchdog countdown this long is still
 #: exact; longer ones are refused (brokers re-deliver or drop very long countdowns).
 MAX_TIMEOUT = timedelta(days=365)

@@ -31,6 +31,8 @@ from djprocess.models import BaseProcess
 
 logger = logging.getLogger("djprocess_celery.backend")
 
+__all__ = ["CeleryWorkerBackend"]
+
 #: Immediate re-sends of a control command that got no reply.
 CONTROL_ATTEMPTS = 3
 #: Seconds between two status polls while waiting for a signalled run to end.

@@ -31,6 +31,8 @@ from djprocess.supervision import supervisor
 
 logger = logging.getLogger("djprocess_celery.tasks")
 
+__all__ = ["run_process", "watchdog"]
+
 #: Longest pause between two tries of a task that met a database outage (seconds).
 RETRY_MAX_SECONDS = 30.0
 

@@ -21,6 +21,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+__all__ = ["SYSTEM_PATHS", "mounts", "python_paths", "write_bundle"]
+
 #: Host directories of programs and shared libraries, mounted read-only (or re-created as
 #: the same symlinks, on a merged-/usr system).
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from djprocess.conf import settings
 
+__all__ = ["network_mode", "runsc_path", "runsc_root"]
+
 
 def runsc_path() -> str:
     """``DJPROCESS_GVISOR_RUNSC_PATH`` (default ``"runsc"``, looked up on ``PATH``)."""

@@ -40,6 +40,8 @@ from djprocess_gvisor.bundle import write_bundle
 from djprocess_subprocess.executor import REPORT, ExecutionHandle, RunRequest
 from djprocess_subprocess.native import close_channels, handle_for, reap, runner_command
 
+__all__ = ["GvisorExecutor"]
+
 #: Seconds a ``runsc kill`` / ``runsc delete`` may take.
 RUNSC_COMMAND_SECONDS = 10.0
 #: ``DJPROCESS_GVISOR_NETWORK`` values.

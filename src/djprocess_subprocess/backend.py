@@ -29,6 +29,8 @@ from djprocess_subprocess.executor import Executor
 from djprocess_subprocess.executor_loader import executor_class, get_executor
 from djprocess_subprocess.launcher import ExecutorLauncher
 
+__all__ = ["SubprocessWorkerBackend"]
+
 
 class SubprocessWorkerBackend(CeleryWorkerBackend):
     """Celery dispatch; each run in a child interpreter started through an executor.

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
 
+__all__ = ["REPORT", "STDERR", "STDOUT", "ExecutionHandle", "Executor", "RunRequest"]
+
 #: What a file descriptor of :attr:`ExecutionHandle.channels` carries.
 REPORT, STDOUT, STDERR = "report", "stdout", "stderr"
 

@@ -9,6 +9,8 @@ from django.utils.module_loading import import_string
 from djprocess.conf import settings
 from djprocess_subprocess.executor import Executor
 
+__all__ = ["executor_class", "get_executor"]
+
 
 def executor_class(path: str | None = None) -> type[Executor]:
     """The class at ``path`` (default: ``DJPROCESS_SUBPROCESS_EXECUTOR``). Raises

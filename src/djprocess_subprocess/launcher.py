@@ -21,6 +21,8 @@ from djprocess_subprocess.executor import (
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
 
+__all__ = ["ExecutorLauncher", "ExecutorRunHandle"]
+
 
 class ExecutorRunHandle:
     """A run started by an executor, as the local supervisor drives it."""

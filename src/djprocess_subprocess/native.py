@@ -12,6 +12,8 @@ import time
 from djprocess.run.launch import poll_child, signal_group
 from djprocess_subprocess.executor import REPORT, STDERR, STDOUT, ExecutionHandle, RunRequest
 
+__all__ = ["NativeExecutor", "close_channels", "handle_for", "reap", "runner_command"]
+
 
 def runner_command(request: RunRequest, *options: str) -> list[str]:
     """``[python, "-m", "djprocess_subprocess.runner", label, pk, *options]``."""

@@ -27,6 +27,8 @@ import signal
 import sys
 from typing import Any
 
+__all__ = ["main"]
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m djprocess_subprocess.runner")

@@ -11,6 +11,8 @@ from celery import shared_task
 
 from djprocess_celery import tasks
 
+__all__ = ["run_process", "watchdog_process"]
+
 
 @shared_task(name="djprocess_subprocess.run_process", bind=True, ignore_result=True)
 def run_process(self: Any, label: str, pk: Any) -> str:

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from djprocess.models import BaseProcess
     from djprocess.run.launch import Launcher
 
+__all__ = ["BaseWorkerBackend", "KillResult", "Liveness"]
+
 
 class Liveness(enum.Enum):
     """What a backend can tell about a dispatched run (see :meth:`BaseWorkerBackend.probe`)."""

@@ -15,6 +15,8 @@ from djprocess.backends.base import BaseWorkerBackend, KillResult
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
 
+__all__ = ["ImmediateBackend"]
+
 
 class ImmediateBackend(BaseWorkerBackend):
     """Runs ``process.execute()`` synchronously inside ``dispatch()``."""

@@ -16,6 +16,8 @@ from djprocess.exceptions import UnknownProcessModel
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
 
+__all__ = ["label_of", "resolve"]
+
 
 def label_of(process: BaseProcess | type[BaseProcess]) -> str:
     """The label a task message carries for ``process``: ``"app_label.modelname"``."""

@@ -35,6 +35,8 @@ from djprocess.logs._context import _current
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
 
+__all__ = ["IGNORED_LOGGERS", "ProcessLogHandler", "propagate"]
+
 _writing: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "djprocess_writing_log", default=False
 )

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from django.apps import apps
-from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
+from django.core.paginator import Page, PageNotAnInteger, Paginator
 from django.db import router
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -183,13 +183,4 @@ def tail(
     return list(_lines(process).filter(sequence__gt=after).order_by("sequence")[:limit])
 
 
-__all__ = [
-    "EmptyPage",
-    "LogEntry",
-    "PageNotAnInteger",
-    "append",
-    "count",
-    "level_name",
-    "paginate",
-    "tail",
-]
+__all__ = ["LogEntry", "SequencePaginator", "append", "count", "paginate", "tail"]

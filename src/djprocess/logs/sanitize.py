@@ -27,6 +27,17 @@ from typing import Any
 
 from djprocess.conf import settings
 
+__all__ = [
+    "INVALID_LEVEL_KEY",
+    "MAX_EXTRA_DEPTH",
+    "TRUNCATION_MARKER",
+    "clean_entry",
+    "clean_extra",
+    "clean_level",
+    "clean_message",
+    "escape_text",
+]
+
 #: Standard level names, lowest first.
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 

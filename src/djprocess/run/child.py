@@ -36,6 +36,8 @@ from djprocess.run import relay
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
 
+__all__ = ["RUN_ENV", "serve"]
+
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 

@@ -11,6 +11,8 @@ import socket
 
 import psutil
 
+__all__ = ["hostname", "is_this_host", "pid_namespace", "pid_running"]
+
 
 def hostname() -> str:
     """This host's name as :func:`socket.gethostname` gives it."""

@@ -57,6 +57,14 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("djprocess.run.localsupervisor")
 
+__all__ = [
+    "after_fork_hooks",
+    "install_worker_process_handlers",
+    "run_supervised",
+    "run_tag",
+    "stop_run_everywhere",
+]
+
 #: Seconds left to the processes a run left behind between SIGTERM and SIGKILL.
 LEFTOVER_GRACE_SECONDS = 1.0
 #: Rounds of SIGKILL for leftovers that keep forking.

@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("djprocess.run.output")
 
+__all__ = ["MAX_LINE_BYTES", "STDERR_LEVEL", "STDOUT_LEVEL", "RunOutput"]
+
 #: A line longer than this many bytes is cut into several log lines.
 MAX_LINE_BYTES = 64 * 1024
 #: A report message longer than this many bytes is not read as one (it is cut, and lost).

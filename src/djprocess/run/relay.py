@@ -16,6 +16,8 @@ import os
 import threading
 from typing import Any
 
+__all__ = ["Relay", "active", "encode"]
+
 #: The relay of this process, when its run has no database access; else None.
 active: Relay | None = None
 

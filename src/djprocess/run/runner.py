@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("djprocess.run.runner")
 
+__all__ = ["DELETED", "claim", "execute"]
+
 #: What :func:`record_stop` returns for a row deleted while its run was stopped.
 DELETED = "deleted"
 

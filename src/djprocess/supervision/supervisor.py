@@ -37,6 +37,18 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("djprocess.supervision.supervisor")
 
+__all__ = [
+    "STOP_GIVE_UP_SECONDS",
+    "STOP_RETRY_SECONDS",
+    "Outcome",
+    "Stopper",
+    "check",
+    "finish_stop",
+    "fire_watchdog",
+    "kill_and_record",
+    "stop_budget",
+]
+
 #: Seconds until a stop that was not confirmed is tried again.
 STOP_RETRY_SECONDS = 5.0
 #: After this many seconds of unconfirmed stop with the worker silent, give up and record

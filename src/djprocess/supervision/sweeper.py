@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("djprocess.supervision.sweeper")
 
+__all__ = ["Sweeper", "sweep"]
+
 #: Rows checked per model and sweep at most (the rest wait for the next sweep).
 BATCH = 500
 

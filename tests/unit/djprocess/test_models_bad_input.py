@@ -13,8 +13,9 @@ from django.test import override_settings
 from recording_backend import RecordingBackend
 
 from djprocess import status
+from djprocess._dispatch import validate_timeout
 from djprocess.exceptions import ProcessNotSaved, ProcessNotStartable
-from djprocess.lifecycle import MAX_TIMEOUT, validate_timeout
+from djprocess.validators import MAX_TIMEOUT
 from djprocess_example.models import ExampleProcess
 
 MakeProcess = Callable[..., ExampleProcess]
