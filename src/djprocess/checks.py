@@ -10,119 +10,35 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.apps import AppConfig
-from django.conf import settings as django_settings
 from django.core.checks import CheckMessage, Error
 from django.utils.module_loading import import_string
 
-from djprocess.conf import DEFAULTS
-
-
-def _value(name: str) -> Any:
-    return getattr(django_settings, name, DEFAULTS[name])
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _queue_errors(name: str, check_id: str) -> list[CheckMessage]:
-    value = _value(name)
-    if not isinstance(value, str) or not value.strip():
-        return [
-            Error(
-                f"{name} must be a non-empty string naming a Celery queue, got {value!r}.",
-                hint=f'Set {name} = "{DEFAULTS[name]}" (or another queue name) in your settings.',
-                id=check_id,
-            )
-        ]
-    return []
+from djprocess.conf import Requirement, Settings, declared, settings, settings_checks
 
 
 def check_settings(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
-    """Validate every ``DJPROCESS_*`` setting; return the errors found."""
-    errors = _queue_errors("DJPROCESS_PROCESS_QUEUE", "djprocess.E001")
-    errors += _queue_errors("DJPROCESS_SUPERVISOR_QUEUE", "djprocess.E002")
-    process_queue = _value("DJPROCESS_PROCESS_QUEUE")
-    if not errors and process_queue == _value("DJPROCESS_SUPERVISOR_QUEUE"):
-        errors.append(
-            Error(
-                "DJPROCESS_PROCESS_QUEUE and DJPROCESS_SUPERVISOR_QUEUE are both "
-                f"{process_queue!r}: a watchdog would wait behind the very process it must stop.",
-                hint="Use two queues (defaults: 'processes' and 'supervisor') and "
-                "separate workers.",
-                id="djprocess.E003",
-            )
-        )
-    retries = _value("DJPROCESS_KILL_TERM_RETRIES")
-    if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= 100:
-        errors.append(
-            Error(
-                f"DJPROCESS_KILL_TERM_RETRIES must be an integer from 0 to 100, got {retries!r}.",
-                hint="Set DJPROCESS_KILL_TERM_RETRIES = 3 (0 sends SIGKILL at once).",
-                id="djprocess.E004",
-            )
-        )
-    for name, check_id in (
-        ("DJPROCESS_KILL_TERM_WAIT_SECONDS", "djprocess.E005"),
-        ("DJPROCESS_CONTROL_TIMEOUT_SECONDS", "djprocess.E008"),
-    ):
-        value = _value(name)
-        if not _is_number(value) or not 0 < value <= 3600:
-            errors.append(
-                Error(
-                    f"{name} must be a number of seconds > 0 and <= 3600, got {value!r}.",
-                    hint=f"Set {name} = {DEFAULTS[name]!r}.",
-                    id=check_id,
-                )
-            )
-    for name, check_id, low, high in (
-        ("DJPROCESS_STATUS_POLL_SECONDS", "djprocess.E012", 0.01, 60),
-        ("DJPROCESS_HEARTBEAT_SECONDS", "djprocess.E013", 0.1, 600),
-        ("DJPROCESS_SWEEP_SECONDS", "djprocess.E014", 0.05, 600),
-        ("DJPROCESS_QUEUE_TIMEOUT_SECONDS", "djprocess.E015", 1, 365 * 86_400),
-    ):
-        value = _value(name)
-        if not _is_number(value) or not low <= value <= high:
-            errors.append(
-                Error(
-                    f"{name} must be a number of seconds from {low:g} to {high:g}, got {value!r}.",
-                    hint=f"Set {name} = {DEFAULTS[name]!r}.",
-                    id=check_id,
-                )
-            )
+    """Validate every declared ``DJPROCESS_*`` setting (the core's and the backend
+    packages', :func:`djprocess.conf.declared`); return the errors found.
+
+    Order: each setting's own check, by check id; then the checks over several settings
+    (e.g. ``djprocess.E003``); then the configured backend's (``E006``, ``E007``, ``E017``,
+    ``E018`` and the backend class's ``check()``).
+    """
+    errors: list[CheckMessage] = []
+    for declaration in sorted(declared(), key=lambda found: found.check_id or ""):
+        errors += declaration.errors()
+    for check in settings_checks():
+        errors += check()
     errors += _backend_errors()
-    for name, check_id in (
-        ("DJPROCESS_LOG_MAX_PER_PAGE", "djprocess.E009"),
-        ("DJPROCESS_LOG_MAX_MESSAGE_LENGTH", "djprocess.E010"),
-    ):
-        value = _value(name)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            errors.append(
-                Error(
-                    f"{name} must be an integer >= 1, got {value!r}.",
-                    hint=f"Set {name} = {DEFAULTS[name]!r}.",
-                    id=check_id,
-                )
-            )
-    capture_level = _value("DJPROCESS_LOG_CAPTURE_LEVEL")
-    if capture_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        errors.append(
-            Error(
-                "DJPROCESS_LOG_CAPTURE_LEVEL must be one of 'DEBUG', 'INFO', 'WARNING', "
-                f"'ERROR', 'CRITICAL', got {capture_level!r}.",
-                hint='Set DJPROCESS_LOG_CAPTURE_LEVEL = "INFO".',
-                id="djprocess.E011",
-            )
-        )
     return errors
 
 
 def _backend_errors() -> list[CheckMessage]:
     from djprocess.backends.base import BaseWorkerBackend
 
-    path = _value("DJPROCESS_WORKER_BACKEND")
+    path = Settings.WORKER_BACKEND.raw()
     try:
         if not isinstance(path, str):
             raise ImportError(f"a dotted path string is needed, not {type(path).__name__}")
@@ -133,7 +49,7 @@ def _backend_errors() -> list[CheckMessage]:
                 f"DJPROCESS_WORKER_BACKEND {path!r} cannot be imported: "
                 f"{type(exc).__name__}: {exc}.",
                 hint="Use a dotted path to a BaseWorkerBackend subclass, e.g. "
-                f"{DEFAULTS['DJPROCESS_WORKER_BACKEND']!r} (needs 'djprocess_celery' installed).",
+                f"{Settings.WORKER_BACKEND.default!r} (needs 'djprocess_celery' installed).",
                 id="djprocess.E006",
             )
         ]
@@ -146,7 +62,7 @@ def _backend_errors() -> list[CheckMessage]:
                 id="djprocess.E007",
             )
         ]
-    options = _value("DJPROCESS_WORKER_BACKEND_OPTIONS")
+    options = Settings.WORKER_BACKEND_OPTIONS.raw()
     try:
         if not isinstance(options, dict):
             raise TypeError(f"a dict of keyword arguments is needed, not {options!r}")
@@ -163,42 +79,26 @@ def _backend_errors() -> list[CheckMessage]:
     return [*_promise_errors(backend), *backend_class.check()]
 
 
-#: Settings that only a backend starting runs through an executor reads, and the promise
-#: each makes (a run in a sandbox, with no network...).
-EXECUTOR_SETTINGS = ("DJPROCESS_SUBPROCESS_EXECUTOR",)
-GVISOR_SETTINGS = (
-    "DJPROCESS_GVISOR_RUNSC_PATH",
-    "DJPROCESS_GVISOR_RUNSC_ROOT",
-    "DJPROCESS_GVISOR_NETWORK",
-    "DJPROCESS_GVISOR_RUNSC_FLAGS",
-    "DJPROCESS_GVISOR_MOUNTS",
-)
-
-
 def _promise_errors(backend: Any) -> list[CheckMessage]:
     """``djprocess.E018``: settings in force that the backend would ignore, so that what
-    they promise (a run in a gVisor sandbox) would silently not hold."""
-    configured = [name for name in EXECUTOR_SETTINGS if hasattr(django_settings, name)]
-    gvisor = [name for name in GVISOR_SETTINGS if hasattr(django_settings, name)]
-    if not backend.supports_executor and (configured or gvisor):
-        names = ", ".join(configured + gvisor)
+    they promise (a run in a sandbox...) would silently not hold.
+
+    Each declared setting names what it needs of the backend (``Setting.requires``); the
+    first need the backend lacks is reported, naming every setting in force that has it.
+    """
+    in_force = [declaration for declaration in declared() if declaration.requires and declaration.is_set()]
+    needs: list[Requirement] = []
+    for declaration in in_force:
+        needs += [need for need in declaration.requires if need not in needs]
+    for need in needs:
+        if getattr(backend, need.capability, False):
+            continue
+        names = ", ".join(found.name for found in in_force if need in found.requires)
         return [
             Error(
                 f"{names} set, but DJPROCESS_WORKER_BACKEND "
-                f"{_value('DJPROCESS_WORKER_BACKEND')!r} does not start runs through an "
-                "executor: they would be ignored and runs would not be sandboxed.",
-                hint="Set DJPROCESS_WORKER_BACKEND = "
-                "'djprocess_subprocess.backend.SubprocessWorkerBackend', or remove them.",
-                id="djprocess.E018",
-            )
-        ]
-    if gvisor and not backend.supports_sandbox:
-        return [
-            Error(
-                f"{', '.join(gvisor)} set, but the subprocess backend's executor is not "
-                "the gVisor one: runs would not be sandboxed.",
-                hint="Set DJPROCESS_SUBPROCESS_EXECUTOR = "
-                "'djprocess_gvisor.executor.GvisorExecutor', or remove them.",
+                f"{settings.WORKER_BACKEND!r} {need.problem}.",
+                hint=need.hint,
                 id="djprocess.E018",
             )
         ]

@@ -1,112 +1,365 @@
-"""All djprocess settings, read from ``django.conf.settings`` at access time.
+"""The ``DJPROCESS_*`` settings, each declared once as data, read at access time.
+
+A :class:`Setting` names a setting, gives its default, how its value is converted when
+read, and how it is validated: a :class:`Validator`, the system check id it reports under,
+the hint. :func:`djprocess.checks.check_settings` validates every declared setting from
+these declarations; nothing else re-reads or re-validates them.
+
+The core declares the settings it reads (:class:`Settings`, reached as
+``djprocess.conf.settings.<NAME>``). A backend package declares its own in its ``conf``
+module with :func:`declare`, and names that module in the ``djprocess.settings`` entry-point
+group of its distribution, so the checks see its settings even when it is not in
+``INSTALLED_APPS`` (importing the module declares them too). The core names no backend's
+setting.
 
 Reading at access time (never at import) keeps ``override_settings`` working.
-Values are validated by the system checks in :mod:`djprocess.checks`; the
-properties here return whatever is configured (or the default).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any, Generic, TypeVar, overload
 
 from django.conf import settings as django_settings
+from django.core.checks import CheckMessage, Error
 
-__all__ = ["Settings", "settings"]
+__all__ = [
+    "DEFAULTS",
+    "ENTRY_POINT_GROUP",
+    "Requirement",
+    "Setting",
+    "Settings",
+    "Validator",
+    "declare",
+    "declared",
+    "dotted_path",
+    "integer",
+    "mapping",
+    "non_empty_string",
+    "one_of",
+    "seconds",
+    "settings",
+    "settings_checks",
+    "string_list",
+]
 
-#: Every setting djprocess reads, with its default. The docs and the system
-#: checks are kept in step with this table by tests.
-DEFAULTS: dict[str, Any] = {
-    "DJPROCESS_PROCESS_QUEUE": "processes",
-    "DJPROCESS_SUPERVISOR_QUEUE": "supervisor",
-    "DJPROCESS_KILL_TERM_RETRIES": 3,
-    "DJPROCESS_KILL_TERM_WAIT_SECONDS": 2,
-    "DJPROCESS_WORKER_BACKEND": "djprocess_celery.backend.CeleryWorkerBackend",
-    "DJPROCESS_CONTROL_TIMEOUT_SECONDS": 1.0,
-    "DJPROCESS_LOG_MAX_PER_PAGE": 1000,
-    "DJPROCESS_LOG_MAX_MESSAGE_LENGTH": 100_000,
-    "DJPROCESS_LOG_CAPTURE_LEVEL": "INFO",
-    "DJPROCESS_STATUS_POLL_SECONDS": 0.5,
-    "DJPROCESS_HEARTBEAT_SECONDS": 5.0,
-    "DJPROCESS_SWEEP_SECONDS": 1.0,
-    "DJPROCESS_QUEUE_TIMEOUT_SECONDS": 86_400,
-    "DJPROCESS_WORKER_BACKEND_OPTIONS": {},
-    "DJPROCESS_SUBPROCESS_EXECUTOR": "djprocess_subprocess.native.NativeExecutor",
-    "DJPROCESS_GVISOR_RUNSC_PATH": "runsc",
-    "DJPROCESS_GVISOR_RUNSC_ROOT": "/run/djprocess-runsc",
-    "DJPROCESS_GVISOR_NETWORK": "none",
-    "DJPROCESS_GVISOR_RUNSC_FLAGS": ["--platform=ptrace", "--ignore-cgroups"],
-    "DJPROCESS_GVISOR_MOUNTS": [],
-}
+T = TypeVar("T")
+
+#: The entry-point group naming the modules that declare settings (``name = "module"``).
+ENTRY_POINT_GROUP = "djprocess.settings"
 
 
-def _get(name: str) -> Any:
-    return getattr(django_settings, name, DEFAULTS[name])
+# -- validators ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Validator:
+    """What a setting's value must be: ``accepts(value)`` says whether it is, and
+    ``wanted`` says what is wanted in words, completing "``NAME`` must be ...", e.g.
+    ``"an integer from 0 to 100"``."""
+
+    wanted: str
+    accepts: Callable[[Any], bool]
+
+
+def _is_int(value: Any) -> bool:
+    # bool is an int subclass, but True is not a count of anything.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def integer(low: int, high: int | None = None) -> Validator:
+    """An ``int`` (not a ``bool``) from ``low`` to ``high`` inclusive (no upper bound when
+    ``high`` is ``None``)."""
+    wanted = f"an integer >= {low}" if high is None else f"an integer from {low} to {high}"
+    return Validator(
+        wanted, lambda value: _is_int(value) and low <= value and (high is None or value <= high)
+    )
+
+
+def seconds(low: float, high: float, *, above: bool = False) -> Validator:
+    """A number of seconds (``int`` or ``float``, not ``bool``, not NaN) from ``low`` to
+    ``high`` inclusive; with ``above=True``, strictly greater than ``low``."""
+    if above:
+        wanted = f"a number of seconds > {low:g} and <= {high:g}"
+    else:
+        wanted = f"a number of seconds from {low:g} to {high:g}"
+
+    def accepts(value: Any) -> bool:
+        # NaN fails every comparison, so it is refused with the rest.
+        if not _is_number(value) or math.isnan(value):
+            return False
+        return (low < value if above else low <= value) and value <= high
+
+    return Validator(wanted, accepts)
+
+
+def non_empty_string(naming: str = "") -> Validator:
+    """A ``str`` with something besides whitespace; ``naming`` completes the wording, e.g.
+    ``"a Celery queue"`` gives "a non-empty string naming a Celery queue"."""
+    wanted = f"a non-empty string naming {naming}" if naming else "a non-empty string"
+    return Validator(wanted, lambda value: isinstance(value, str) and bool(value.strip()))
+
+
+def one_of(*choices: Any) -> Validator:
+    """Exactly one of ``choices`` (compared with ``==``, so ``"info"`` is not ``"INFO"``)."""
+    # A value of another type that compares equal (1 == True) is not accepted.
+    return Validator(
+        "one of " + ", ".join(repr(choice) for choice in choices),
+        lambda value: any(type(value) is type(c) and value == c for c in choices),
+    )
+
+
+def dotted_path() -> Validator:
+    """A ``str`` of the form ``package.module.Name`` (whether it imports is not checked)."""
+
+    def accepts(value: Any) -> bool:
+        if not isinstance(value, str) or "." not in value:
+            return False
+        return all(part.isidentifier() for part in value.split("."))
+
+    return Validator("a dotted path string such as 'package.module.Name'", accepts)
+
+
+def mapping() -> Validator:
+    """A ``dict`` whose keys are all ``str`` (keyword arguments)."""
+    return Validator(
+        "a dict with string keys",
+        lambda value: isinstance(value, dict) and all(isinstance(key, str) for key in value),
+    )
+
+
+def string_list() -> Validator:
+    """A ``list`` or ``tuple`` of ``str``."""
+    return Validator(
+        "a list of strings",
+        lambda value: isinstance(value, list | tuple) and all(isinstance(v, str) for v in value),
+    )
+
+
+# -- declarations ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """What a setting needs of the configured worker backend to be read at all.
+
+    ``capability`` is a boolean attribute of the backend instance (``"supports_executor"``,
+    ``"supports_sandbox"``); when it is false and the setting is set, check
+    ``djprocess.E018`` reports "``NAME`` set, but ``DJPROCESS_WORKER_BACKEND`` ... ``problem``"
+    with ``hint``.
+    """
+
+    capability: str
+    problem: str
+    hint: str
+
+
+@dataclass(frozen=True, eq=False)
+class Setting(Generic[T]):
+    """One ``DJPROCESS_*`` setting: its ``name``, its ``default``, and ``convert``, which
+    turns the configured value into a ``T`` when it is read (:meth:`get`).
+
+    ``validator`` and ``check_id`` make its system check: a value the validator refuses
+    gives an :class:`~django.core.checks.Error` with that id, whose message names the
+    setting, what is wanted and the value (``repr``), and whose hint is ``hint`` (default:
+    ``Set NAME = <default>.``). Without a validator the setting has no check of its own.
+    ``requires``: what the backend must support for the setting to be read (``E018``).
+
+    As a class attribute it is a descriptor: ``instance.NAME`` reads the value, and
+    ``Class.NAME`` is the declaration itself.
+    """
+
+    name: str
+    default: T
+    convert: Callable[[Any], T]
+    validator: Validator | None = None
+    check_id: str | None = None
+    hint: str | None = None
+    requires: tuple[Requirement, ...] = ()
+
+    def __post_init__(self) -> None:
+        if (self.validator is None) != (self.check_id is None):
+            raise ValueError(f"{self.name}: a validator needs a check id, and the other way")
+
+    def raw(self) -> Any:
+        """The configured value as it is (the default when unset), not converted."""
+        return getattr(django_settings, self.name, self.default)
+
+    def get(self) -> T:
+        """The value, converted; read from ``django.conf.settings`` now."""
+        return self.convert(self.raw())
+
+    def is_set(self) -> bool:
+        """Whether the settings module (or an ``override_settings``) sets it."""
+        return hasattr(django_settings, self.name)
+
+    def errors(self) -> list[CheckMessage]:
+        """The setting's check: ``[]``, or one :class:`~django.core.checks.Error`."""
+        if self.validator is None or self.validator.accepts(value := self.raw()):
+            return []
+        return [
+            Error(
+                f"{self.name} must be {self.validator.wanted}, got {value!r}.",
+                hint=self.hint or f"Set {self.name} = {self.default!r}.",
+                id=self.check_id,
+            )
+        ]
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any] | None = None) -> Setting[T]: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> T: ...
+
+    def __get__(self, instance: object | None, owner: type[Any] | None = None) -> Any:
+        return self if instance is None else self.get()
+
+
+#: Check functions that look at several settings at once, e.g. two queues that must differ.
+SettingsCheck = Callable[[], list[CheckMessage]]
+
+_declared: dict[str, Setting[Any]] = {}
+_checks: list[SettingsCheck] = []
+_plugins_loaded = False
+
+
+def declare(*declarations: Setting[Any], checks: Sequence[SettingsCheck] = ()) -> None:
+    """Add ``declarations`` (and ``checks``, run after the settings' own checks) to what
+    :func:`djprocess.checks.check_settings` validates. Declaring the same object again does
+    nothing; another declaration of a name already declared raises :class:`ValueError`."""
+    for declaration in declarations:
+        known = _declared.setdefault(declaration.name, declaration)
+        if known is not declaration:
+            raise ValueError(f"{declaration.name} is already declared")
+    _checks.extend(check for check in checks if check not in _checks)
+
+
+def _load_plugins() -> None:
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            point.load()  # the module declares its settings when imported
+        except ImportError:
+            # A package that cannot be imported reads none of its settings: nothing to check.
+            continue
+
+
+def declared() -> list[Setting[Any]]:
+    """Every declared setting: the core's, then those of the modules of the
+    ``djprocess.settings`` entry points (loaded on the first call) and of any module that
+    called :func:`declare`, in the order they were declared."""
+    _load_plugins()
+    return list(_declared.values())
+
+
+def settings_checks() -> list[SettingsCheck]:
+    """The checks over several settings given to :func:`declare`."""
+    _load_plugins()
+    return list(_checks)
+
+
+class _Defaults(Mapping[str, Any]):
+    """A live ``{name: default}`` view of :func:`declared`."""
+
+    def __getitem__(self, name: str) -> Any:
+        for declaration in declared():
+            if declaration.name == name:
+                return declaration.default
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([declaration.name for declaration in declared()])
+
+    def __len__(self) -> int:
+        return len(declared())
+
+
+#: ``{name: default}`` of every declared setting (the backends' included); read-only.
+DEFAULTS: Mapping[str, Any] = _Defaults()
+
+
+# -- the core's settings -----------------------------------------------------------------------
+
+
+def _options(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 class Settings:
-    """Typed, lazily read view of the ``DJPROCESS_*`` settings."""
+    """Typed, lazily read view of the core's ``DJPROCESS_*`` settings; each attribute is
+    its :class:`Setting` (``Settings.KILL_TERM_RETRIES`` is the declaration,
+    ``settings.KILL_TERM_RETRIES`` the value)."""
 
-    @property
-    def PROCESS_QUEUE(self) -> str:
-        """Celery queue the process tasks are sent to (``DJPROCESS_PROCESS_QUEUE``)."""
-        return str(_get("DJPROCESS_PROCESS_QUEUE"))
-
-    @property
-    def SUPERVISOR_QUEUE(self) -> str:
-        """Celery queue of the watchdog tasks (``DJPROCESS_SUPERVISOR_QUEUE``)."""
-        return str(_get("DJPROCESS_SUPERVISOR_QUEUE"))
-
-    @property
-    def KILL_TERM_RETRIES(self) -> int:
-        """How many SIGTERMs are tried before SIGKILL (``DJPROCESS_KILL_TERM_RETRIES``)."""
-        return int(_get("DJPROCESS_KILL_TERM_RETRIES"))
-
-    @property
-    def KILL_TERM_WAIT_SECONDS(self) -> float:
-        """Seconds to wait after each SIGTERM (``DJPROCESS_KILL_TERM_WAIT_SECONDS``)."""
-        return float(_get("DJPROCESS_KILL_TERM_WAIT_SECONDS"))
-
-    @property
-    def WORKER_BACKEND(self) -> str:
-        """Dotted path of the worker backend class (``DJPROCESS_WORKER_BACKEND``)."""
-        return str(_get("DJPROCESS_WORKER_BACKEND"))
-
-    @property
-    def CONTROL_TIMEOUT_SECONDS(self) -> float:
-        """Seconds to wait for a worker's reply to a control command
-        (``DJPROCESS_CONTROL_TIMEOUT_SECONDS``)."""
-        return float(_get("DJPROCESS_CONTROL_TIMEOUT_SECONDS"))
-
-    @property
-    def LOG_MAX_PER_PAGE(self) -> int:
-        """Largest ``per_page`` accepted by ``paginate_logs()`` (``DJPROCESS_LOG_MAX_PER_PAGE``)."""
-        return int(_get("DJPROCESS_LOG_MAX_PER_PAGE"))
-
-    @property
-    def LOG_MAX_MESSAGE_LENGTH(self) -> int:
-        """Characters of a log message kept; the rest is cut and replaced by a marker
-        (``DJPROCESS_LOG_MAX_MESSAGE_LENGTH``)."""
-        return int(_get("DJPROCESS_LOG_MAX_MESSAGE_LENGTH"))
-
-    @property
-    def LOG_CAPTURE_LEVEL(self) -> str:
-        """Lowest level name of the :mod:`logging` records captured into the running
-        process's log (``DJPROCESS_LOG_CAPTURE_LEVEL``)."""
-        return str(_get("DJPROCESS_LOG_CAPTURE_LEVEL"))
-
-    @property
-    def STATUS_POLL_SECONDS(self) -> float:
-        """Seconds between two reads of a running process's status by the process that
-        supervises its run: how soon a ``cancel()`` or a deleted row is noticed
-        (``DJPROCESS_STATUS_POLL_SECONDS``)."""
-        return float(_get("DJPROCESS_STATUS_POLL_SECONDS"))
-
-    @property
-    def HEARTBEAT_SECONDS(self) -> float:
-        """Seconds between two heartbeats written for a running process; after
-        :attr:`HEARTBEAT_STALE_SECONDS` without one the supervisor checks whether its
-        worker is lost (``DJPROCESS_HEARTBEAT_SECONDS``)."""
-        return float(_get("DJPROCESS_HEARTBEAT_SECONDS"))
+    #: How many SIGTERMs are tried before SIGKILL (``DJPROCESS_KILL_TERM_RETRIES``).
+    KILL_TERM_RETRIES = Setting(
+        "DJPROCESS_KILL_TERM_RETRIES",
+        3,
+        int,
+        integer(0, 100),
+        "djprocess.E004",
+        hint="Set DJPROCESS_KILL_TERM_RETRIES = 3 (0 sends SIGKILL at once).",
+    )
+    #: Seconds to wait after each SIGTERM (``DJPROCESS_KILL_TERM_WAIT_SECONDS``).
+    KILL_TERM_WAIT_SECONDS = Setting(
+        "DJPROCESS_KILL_TERM_WAIT_SECONDS", 2, float, seconds(0, 3600, above=True), "djprocess.E005"
+    )
+    #: Dotted path of the worker backend class (``DJPROCESS_WORKER_BACKEND``); checked, with
+    #: its options, by ``djprocess.E006``, ``E007`` and ``E017`` (it has to be imported).
+    WORKER_BACKEND = Setting(
+        "DJPROCESS_WORKER_BACKEND", "djprocess_celery.backend.CeleryWorkerBackend", str
+    )
+    #: Keyword arguments the worker backend class is made with
+    #: (``DJPROCESS_WORKER_BACKEND_OPTIONS``); anything but a dict reads as ``{}``.
+    WORKER_BACKEND_OPTIONS: Setting[dict[str, Any]] = Setting(
+        "DJPROCESS_WORKER_BACKEND_OPTIONS", {}, _options
+    )
+    #: Largest ``per_page`` accepted by ``paginate_logs()`` (``DJPROCESS_LOG_MAX_PER_PAGE``).
+    LOG_MAX_PER_PAGE = Setting("DJPROCESS_LOG_MAX_PER_PAGE", 1000, int, integer(1), "djprocess.E009")
+    #: Characters of a log message kept; the rest is cut and replaced by a marker
+    #: (``DJPROCESS_LOG_MAX_MESSAGE_LENGTH``).
+    LOG_MAX_MESSAGE_LENGTH = Setting(
+        "DJPROCESS_LOG_MAX_MESSAGE_LENGTH", 100_000, int, integer(1), "djprocess.E010"
+    )
+    #: Lowest level name of the :mod:`logging` records captured into the running process's
+    #: log (``DJPROCESS_LOG_CAPTURE_LEVEL``).
+    LOG_CAPTURE_LEVEL = Setting(
+        "DJPROCESS_LOG_CAPTURE_LEVEL",
+        "INFO",
+        str,
+        one_of("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+        "djprocess.E011",
+        hint='Set DJPROCESS_LOG_CAPTURE_LEVEL = "INFO".',
+    )
+    #: Seconds between two reads of a running process's status by the process that
+    #: supervises its run: how soon a ``cancel()`` or a deleted row is noticed
+    #: (``DJPROCESS_STATUS_POLL_SECONDS``).
+    STATUS_POLL_SECONDS = Setting(
+        "DJPROCESS_STATUS_POLL_SECONDS", 0.5, float, seconds(0.01, 60), "djprocess.E012"
+    )
+    #: Seconds between two heartbeats written for a running process; after
+    #: :attr:`HEARTBEAT_STALE_SECONDS` without one the supervisor checks whether its worker
+    #: is lost (``DJPROCESS_HEARTBEAT_SECONDS``).
+    HEARTBEAT_SECONDS = Setting(
+        "DJPROCESS_HEARTBEAT_SECONDS", 5.0, float, seconds(0.1, 600), "djprocess.E013"
+    )
+    #: Seconds between two sweeps of the supervisor over the processes that are due a check
+    #: (``DJPROCESS_SWEEP_SECONDS``).
+    SWEEP_SECONDS = Setting("DJPROCESS_SWEEP_SECONDS", 1.0, float, seconds(0.05, 600), "djprocess.E014")
+    #: Seconds a dispatched process may stay ``pending`` (queued, never claimed) before the
+    #: supervisor fails it (``DJPROCESS_QUEUE_TIMEOUT_SECONDS``).
+    QUEUE_TIMEOUT_SECONDS = Setting(
+        "DJPROCESS_QUEUE_TIMEOUT_SECONDS", 86_400, float, seconds(1, 365 * 86_400), "djprocess.E015"
+    )
 
     @property
     def HEARTBEAT_STALE_SECONDS(self) -> float:
@@ -115,63 +368,12 @@ class Settings:
         return 6 * self.HEARTBEAT_SECONDS
 
     @property
-    def SWEEP_SECONDS(self) -> float:
-        """Seconds between two sweeps of the supervisor over the processes that are due
-        a check (``DJPROCESS_SWEEP_SECONDS``)."""
-        return float(_get("DJPROCESS_SWEEP_SECONDS"))
-
-    @property
-    def QUEUE_TIMEOUT_SECONDS(self) -> float:
-        """Seconds a dispatched process may stay ``pending`` (queued, never claimed)
-        before the supervisor fails it (``DJPROCESS_QUEUE_TIMEOUT_SECONDS``)."""
-        return float(_get("DJPROCESS_QUEUE_TIMEOUT_SECONDS"))
-
-    @property
-    def WORKER_BACKEND_OPTIONS(self) -> dict[str, Any]:
-        """Keyword arguments the worker backend class is made with
-        (``DJPROCESS_WORKER_BACKEND_OPTIONS``)."""
-        value = _get("DJPROCESS_WORKER_BACKEND_OPTIONS")
-        return value if isinstance(value, dict) else {}
-
-    @property
-    def SUBPROCESS_EXECUTOR(self) -> str:
-        """Dotted path of the executor class the subprocess backend starts runs with
-        (``DJPROCESS_SUBPROCESS_EXECUTOR``)."""
-        return str(_get("DJPROCESS_SUBPROCESS_EXECUTOR"))
-
-    @property
-    def GVISOR_RUNSC_PATH(self) -> str:
-        """The ``runsc`` program the gVisor executor runs (``DJPROCESS_GVISOR_RUNSC_PATH``)."""
-        return str(_get("DJPROCESS_GVISOR_RUNSC_PATH"))
-
-    @property
-    def GVISOR_RUNSC_ROOT(self) -> str:
-        """``runsc --root``: where runsc keeps its sandboxes' state
-        (``DJPROCESS_GVISOR_RUNSC_ROOT``)."""
-        return str(_get("DJPROCESS_GVISOR_RUNSC_ROOT"))
-
-    @property
-    def GVISOR_NETWORK(self) -> str:
-        """``runsc --network`` of the sandboxes: ``"none"`` or ``"host"``
-        (``DJPROCESS_GVISOR_NETWORK``)."""
-        return str(_get("DJPROCESS_GVISOR_NETWORK"))
-
-    @property
-    def GVISOR_RUNSC_FLAGS(self) -> list[str]:
-        """Further global ``runsc`` flags, e.g. the platform (``DJPROCESS_GVISOR_RUNSC_FLAGS``)."""
-        return [str(flag) for flag in _get("DJPROCESS_GVISOR_RUNSC_FLAGS")]
-
-    @property
-    def GVISOR_MOUNTS(self) -> list[dict[str, Any]]:
-        """Host paths mounted into the sandboxes besides the Python runtime and the
-        project (``DJPROCESS_GVISOR_MOUNTS``): ``{"source", "destination", "read_only"}``."""
-        return [dict(mount) for mount in _get("DJPROCESS_GVISOR_MOUNTS")]
-
-    @property
     def STOP_BUDGET_SECONDS(self) -> float:
         """Seconds a stop may take before the supervisor steps in: retries x wait plus
         a grace of 10 s (derived from the two ``DJPROCESS_KILL_TERM_*`` settings)."""
         return self.KILL_TERM_RETRIES * self.KILL_TERM_WAIT_SECONDS + 10.0
 
+
+declare(*(value for value in vars(Settings).values() if isinstance(value, Setting)))
 
 settings = Settings()

@@ -26,6 +26,7 @@ from django.core.checks import CheckMessage, Error, Warning
 from djprocess.backends.base import BaseWorkerBackend, KillResult, Liveness
 from djprocess.backends.labels import label_of
 from djprocess.conf import settings
+from djprocess_celery.conf import control_timeout_seconds, process_queue, supervisor_queue
 from djprocess.exceptions import BackendError, KillControlError
 from djprocess.models import BaseProcess
 
@@ -97,14 +98,14 @@ class CeleryWorkerBackend(BaseWorkerBackend):
         guard = watchdog.apply_async(
             args,
             countdown=process.timeout_seconds(),
-            queue=settings.SUPERVISOR_QUEUE,
+            queue=supervisor_queue(),
             serializer="json",
             task_id=process.watchdog_task_id or None,
         )
         try:
             run = run_process.apply_async(
                 args,
-                queue=settings.PROCESS_QUEUE,
+                queue=process_queue(),
                 serializer="json",
                 task_id=process.process_task_id or None,
             )
@@ -133,7 +134,7 @@ class CeleryWorkerBackend(BaseWorkerBackend):
         # stops at the first reply from the worker that knows the task.
         options: dict[str, Any] = {
             "reply": True,
-            "timeout": settings.CONTROL_TIMEOUT_SECONDS,
+            "timeout": control_timeout_seconds(),
             "callback": _stop_at_owner,
         }
         if hostname:
@@ -305,8 +306,8 @@ class CeleryWorkerBackend(BaseWorkerBackend):
             missing = [
                 f"{name}={queue!r}"
                 for name, queue in (
-                    ("DJPROCESS_PROCESS_QUEUE", settings.PROCESS_QUEUE),
-                    ("DJPROCESS_SUPERVISOR_QUEUE", settings.SUPERVISOR_QUEUE),
+                    ("DJPROCESS_PROCESS_QUEUE", process_queue()),
+                    ("DJPROCESS_SUPERVISOR_QUEUE", supervisor_queue()),
                 )
                 if queue not in declared
             ]

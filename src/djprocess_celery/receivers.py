@@ -60,12 +60,13 @@ def start_sweeper(sender: Any = None, **kwargs: Any) -> None:
     lost task messages are found from the database, not from countdown tasks that live
     in a worker's memory."""
     from djprocess.conf import settings
+    from djprocess_celery.conf import supervisor_queue
 
     global _sweeper
     app = getattr(sender, "app", None)
     consuming = getattr(getattr(app, "amqp", None), "queues", None)
     names = set(getattr(consuming, "consume_from", None) or {})
-    if settings.SUPERVISOR_QUEUE not in names or _sweeper is not None:
+    if supervisor_queue() not in names or _sweeper is not None:
         return
     _sweeper = Sweeper()
     _sweeper.start()

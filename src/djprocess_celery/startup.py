@@ -21,7 +21,7 @@ from celery.app.trace import setup_worker_optimizations
 from celery.signals import worker_init
 from celery.utils.nodenames import default_nodename, nodesplit
 
-from djprocess.conf import settings
+from djprocess_celery.conf import process_queue, supervisor_queue
 
 logger = logging.getLogger("djprocess_celery.startup")
 
@@ -34,7 +34,7 @@ def unique_nodename(hostname: str, queues: set[str]) -> str:
 
 def _djprocess_queues(worker: Any) -> set[str]:
     consume_from = getattr(worker.app.amqp.queues, "consume_from", None) or {}
-    return {settings.PROCESS_QUEUE, settings.SUPERVISOR_QUEUE} & set(consume_from)
+    return {process_queue(), supervisor_queue()} & set(consume_from)
 
 
 @worker_init.connect
@@ -48,12 +48,12 @@ def check_pool(sender: Any = None, **kwargs: Any) -> None:
     Raises :class:`SystemExit` (the ``celery worker`` command exits with status 1).
     """
     worker = sender
-    if worker is None or settings.PROCESS_QUEUE not in _djprocess_queues(worker):
+    if worker is None or process_queue() not in _djprocess_queues(worker):
         return
     pool = str(getattr(worker, "pool_cls", "") or worker.app.conf.worker_pool or "prefork")
     if "prefork" not in pool:
         message = (
-            f"djprocess: this worker consumes the process queue {settings.PROCESS_QUEUE!r} "
+            f"djprocess: this worker consumes the process queue {process_queue()!r} "
             f"with the {pool} pool, which cannot stop a running process: timeouts and "
             "cancel() would not stop work. Start it with -P prefork (or let it consume "
             "other queues only)."
@@ -71,7 +71,7 @@ def check_settings(sender: Any = None, **kwargs: Any) -> None:
     Raises :class:`SystemExit` naming each error.
     """
     worker = sender
-    if worker is None or settings.PROCESS_QUEUE not in _djprocess_queues(worker):
+    if worker is None or process_queue() not in _djprocess_queues(worker):
         return
     from djprocess.checks import check_settings as djprocess_checks
 

@@ -34,7 +34,7 @@ from typing import Any
 from django.core import serializers
 from django.core.checks import CheckMessage, Error, Warning
 
-from djprocess.conf import settings
+from djprocess_gvisor import conf
 from djprocess.run.launch import signal_group
 from djprocess_gvisor.bundle import write_bundle
 from djprocess_subprocess.executor import REPORT, ExecutionHandle, RunRequest
@@ -70,11 +70,11 @@ class GvisorExecutor:
         runsc_flags: list[str] | None = None,
         mounts: list[dict[str, Any]] | None = None,
     ) -> None:
-        self.runsc_path = runsc_path or settings.GVISOR_RUNSC_PATH
-        self.runsc_root = runsc_root or settings.GVISOR_RUNSC_ROOT
-        self.network = network or settings.GVISOR_NETWORK
-        self.runsc_flags = list(settings.GVISOR_RUNSC_FLAGS if runsc_flags is None else runsc_flags)
-        self.mounts = list(settings.GVISOR_MOUNTS if mounts is None else mounts)
+        self.runsc_path = runsc_path or conf.runsc_path()
+        self.runsc_root = runsc_root or conf.runsc_root()
+        self.network = network or conf.network_mode()
+        self.runsc_flags = list(conf.runsc_flags() if runsc_flags is None else runsc_flags)
+        self.mounts = list(conf.mounts() if mounts is None else mounts)
         if self.network not in NETWORKS:
             raise ValueError(f"DJPROCESS_GVISOR_NETWORK must be one of {NETWORKS}, not {network!r}")
 
@@ -181,7 +181,7 @@ class GvisorExecutor:
     def check(cls, **kwargs: Any) -> list[CheckMessage]:
         """``djprocess_gvisor.E001`` runsc not found, ``E002`` it cannot start a sandbox on
         this host, ``E003`` a bad ``DJPROCESS_GVISOR_NETWORK``; ``W001`` host network."""
-        network = settings.GVISOR_NETWORK
+        network = conf.network_mode()
         if network not in NETWORKS:
             return [
                 Error(
@@ -200,7 +200,7 @@ class GvisorExecutor:
                     id="djprocess_gvisor.W001",
                 )
             )
-        path = settings.GVISOR_RUNSC_PATH
+        path = conf.runsc_path()
         if shutil.which(path) is None:
             messages.append(
                 Error(
@@ -212,7 +212,7 @@ class GvisorExecutor:
                 )
             )
             return messages
-        problem = sandbox_problem(path, tuple(settings.GVISOR_RUNSC_FLAGS))
+        problem = sandbox_problem(path, tuple(conf.runsc_flags()))
         if problem:
             messages.append(
                 Error(

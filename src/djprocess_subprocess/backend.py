@@ -23,10 +23,11 @@ from typing import Any
 from django.core.checks import CheckMessage, Error
 
 from djprocess.conf import settings
+from djprocess_subprocess.conf import SUBPROCESS_EXECUTOR, executor_class
 from djprocess.run.launch import Launcher
 from djprocess_celery.backend import CeleryWorkerBackend
 from djprocess_subprocess.executor import Executor
-from djprocess_subprocess.executor_loader import executor_class, get_executor
+from djprocess_subprocess.executor_loader import get_executor
 from djprocess_subprocess.launcher import ExecutorLauncher
 
 __all__ = ["SubprocessWorkerBackend"]
@@ -49,7 +50,7 @@ class SubprocessWorkerBackend(CeleryWorkerBackend):
         self, *, executor: str | None = None, executor_options: Mapping[str, Any] | None = None
     ) -> None:
         super().__init__()
-        self.executor_path = executor or settings.SUBPROCESS_EXECUTOR
+        self.executor_path = executor or SUBPROCESS_EXECUTOR.get()
         self.executor_options = dict(executor_options or {})
         found = executor_class(self.executor_path)
         self.supports_database_access = bool(getattr(found, "database_access", True))
@@ -69,7 +70,7 @@ class SubprocessWorkerBackend(CeleryWorkerBackend):
         executor's own ``check()`` (e.g. ``djprocess_gvisor.E001``)."""
         messages = list(super().check(**kwargs))
         options = settings.WORKER_BACKEND_OPTIONS
-        path = options.get("executor") or settings.SUBPROCESS_EXECUTOR
+        path = options.get("executor") or SUBPROCESS_EXECUTOR.get()
         try:
             found = executor_class(path)
         except Exception as exc:  # noqa: BLE001 - reported, not raised
