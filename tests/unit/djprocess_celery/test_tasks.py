@@ -83,14 +83,14 @@ def not_eager(celery_setting: CelerySetting) -> Any:
 def test_task_messages_carry_only_json_label_and_pk(
     make_process: MakeProcess, not_eager: Any
 ) -> None:
-    from djprocess.conf import settings
+    from djprocess_celery.conf import process_queue, supervisor_queue
 
     process = make_process()
     process.start()
 
     bodies: dict[str, Any] = {}
     with not_eager.connection_for_read() as connection:
-        for queue in (settings.PROCESS_QUEUE, settings.SUPERVISOR_QUEUE):
+        for queue in (process_queue(), supervisor_queue()):
             simple = connection.SimpleQueue(queue)
             message = simple.get(timeout=5)
             assert message.content_type == "application/json"
