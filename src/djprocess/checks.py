@@ -86,7 +86,9 @@ def _promise_errors(backend: Any) -> list[CheckMessage]:
     Each declared setting names what it needs of the backend (``Setting.requires``); the
     first need the backend lacks is reported, naming every setting in force that has it.
     """
-    in_force = [declaration for declaration in declared() if declaration.requires and declaration.is_set()]
+    in_force = [
+        declaration for declaration in declared() if declaration.requires and declaration.is_set()
+    ]
     needs: list[Requirement] = []
     for declaration in in_force:
         needs += [need for need in declaration.requires if need not in needs]

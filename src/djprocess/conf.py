@@ -21,7 +21,7 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, overload
 
 from django.conf import settings as django_settings
 from django.core.checks import CheckMessage, Error
@@ -45,8 +45,6 @@ __all__ = [
     "settings_checks",
     "string_list",
 ]
-
-T = TypeVar("T")
 
 #: The entry-point group naming the modules that declare settings (``name = "module"``).
 ENTRY_POINT_GROUP = "djprocess.settings"
@@ -92,10 +90,9 @@ def seconds(low: float, high: float, *, above: bool = False) -> Validator:
         wanted = f"a number of seconds from {low:g} to {high:g}"
 
     def accepts(value: Any) -> bool:
-        # NaN fails every comparison, so it is refused with the rest.
         if not _is_number(value) or math.isnan(value):
             return False
-        return (low < value if above else low <= value) and value <= high
+        return bool((low < value if above else low <= value) and value <= high)
 
     return Validator(wanted, accepts)
 
@@ -162,7 +159,7 @@ class Requirement:
 
 
 @dataclass(frozen=True, eq=False)
-class Setting(Generic[T]):
+class Setting[T]:
     """One ``DJPROCESS_*`` setting: its ``name``, its ``default``, and ``convert``, which
     turns the configured value into a ``T`` when it is read (:meth:`get`).
 
@@ -310,7 +307,7 @@ class Settings:
         hint="Set DJPROCESS_KILL_TERM_RETRIES = 3 (0 sends SIGKILL at once).",
     )
     #: Seconds to wait after each SIGTERM (``DJPROCESS_KILL_TERM_WAIT_SECONDS``).
-    KILL_TERM_WAIT_SECONDS = Setting(
+    KILL_TERM_WAIT_SECONDS: Setting[float] = Setting(
         "DJPROCESS_KILL_TERM_WAIT_SECONDS", 2, float, seconds(0, 3600, above=True), "djprocess.E005"
     )
     #: Dotted path of the worker backend class (``DJPROCESS_WORKER_BACKEND``); checked, with
@@ -324,7 +321,9 @@ class Settings:
         "DJPROCESS_WORKER_BACKEND_OPTIONS", {}, _options
     )
     #: Largest ``per_page`` accepted by ``paginate_logs()`` (``DJPROCESS_LOG_MAX_PER_PAGE``).
-    LOG_MAX_PER_PAGE = Setting("DJPROCESS_LOG_MAX_PER_PAGE", 1000, int, integer(1), "djprocess.E009")
+    LOG_MAX_PER_PAGE = Setting(
+        "DJPROCESS_LOG_MAX_PER_PAGE", 1000, int, integer(1), "djprocess.E009"
+    )
     #: Characters of a log message kept; the rest is cut and replaced by a marker
     #: (``DJPROCESS_LOG_MAX_MESSAGE_LENGTH``).
     LOG_MAX_MESSAGE_LENGTH = Setting(
@@ -354,10 +353,12 @@ class Settings:
     )
     #: Seconds between two sweeps of the supervisor over the processes that are due a check
     #: (``DJPROCESS_SWEEP_SECONDS``).
-    SWEEP_SECONDS = Setting("DJPROCESS_SWEEP_SECONDS", 1.0, float, seconds(0.05, 600), "djprocess.E014")
+    SWEEP_SECONDS = Setting(
+        "DJPROCESS_SWEEP_SECONDS", 1.0, float, seconds(0.05, 600), "djprocess.E014"
+    )
     #: Seconds a dispatched process may stay ``pending`` (queued, never claimed) before the
     #: supervisor fails it (``DJPROCESS_QUEUE_TIMEOUT_SECONDS``).
-    QUEUE_TIMEOUT_SECONDS = Setting(
+    QUEUE_TIMEOUT_SECONDS: Setting[float] = Setting(
         "DJPROCESS_QUEUE_TIMEOUT_SECONDS", 86_400, float, seconds(1, 365 * 86_400), "djprocess.E015"
     )
 

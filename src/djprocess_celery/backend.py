@@ -26,9 +26,9 @@ from django.core.checks import CheckMessage, Error, Warning
 from djprocess.backends.base import BaseWorkerBackend, KillResult, Liveness
 from djprocess.backends.labels import label_of
 from djprocess.conf import settings
-from djprocess_celery.conf import control_timeout_seconds, process_queue, supervisor_queue
 from djprocess.exceptions import BackendError, KillControlError
 from djprocess.models import BaseProcess
+from djprocess_celery.conf import control_timeout_seconds, process_queue, supervisor_queue
 
 logger = logging.getLogger("djprocess_celery.backend")
 

@@ -34,8 +34,8 @@ from typing import Any
 from django.core import serializers
 from django.core.checks import CheckMessage, Error, Warning
 
-from djprocess_gvisor import conf
 from djprocess.run.launch import signal_group
+from djprocess_gvisor import conf
 from djprocess_gvisor.bundle import write_bundle
 from djprocess_subprocess.executor import REPORT, ExecutionHandle, RunRequest
 from djprocess_subprocess.native import close_channels, handle_for, reap, runner_command

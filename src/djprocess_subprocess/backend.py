@@ -23,9 +23,9 @@ from typing import Any
 from django.core.checks import CheckMessage, Error
 
 from djprocess.conf import settings
-from djprocess_subprocess.conf import SUBPROCESS_EXECUTOR, executor_class
 from djprocess.run.launch import Launcher
 from djprocess_celery.backend import CeleryWorkerBackend
+from djprocess_subprocess.conf import SUBPROCESS_EXECUTOR, executor_class
 from djprocess_subprocess.executor import Executor
 from djprocess_subprocess.executor_loader import get_executor
 from djprocess_subprocess.launcher import ExecutorLauncher

@@ -99,7 +99,9 @@ def test_the_class_attribute_is_the_declaration() -> None:
 
 def test_derived_values() -> None:
     with override_settings(
-        DJPROCESS_HEARTBEAT_SECONDS=2, DJPROCESS_KILL_TERM_RETRIES=2, DJPROCESS_KILL_TERM_WAIT_SECONDS=3
+        DJPROCESS_HEARTBEAT_SECONDS=2,
+        DJPROCESS_KILL_TERM_RETRIES=2,
+        DJPROCESS_KILL_TERM_WAIT_SECONDS=3,
     ):
         assert settings.HEARTBEAT_STALE_SECONDS == 12.0
         assert settings.STOP_BUDGET_SECONDS == 16.0
