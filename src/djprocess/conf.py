@@ -106,11 +106,17 @@ def non_empty_string(naming: str = "") -> Validator:
 
 def one_of(*choices: Any) -> Validator:
     """Exactly one of ``choices`` (compared with ``==``, so ``"info"`` is not ``"INFO"``)."""
-    # A value of another type that compares equal (1 == True) is not accepted.
-    return Validator(
-        "one of " + ", ".join(repr(choice) for choice in choices),
-        lambda value: any(type(value) is type(c) and value == c for c in choices),
-    )
+
+    def accepts(value: Any) -> bool:
+        # A bool is not taken for the int it equals (True == 1), nor an int for a bool.
+        return any(
+            isinstance(value, type(choice))
+            and isinstance(value, bool) == isinstance(choice, bool)
+            and value == choice
+            for choice in choices
+        )
+
+    return Validator("one of " + ", ".join(repr(choice) for choice in choices), accepts)
 
 
 def dotted_path() -> Validator:

@@ -54,6 +54,7 @@ CASES: list[tuple[Validator, list[Any], list[Any], str]] = [
         "one of 'DEBUG', 'INFO'",
     ),
     (one_of(1, 2), [1, 2], [True, 1.0, "1"], "one of 1, 2"),
+    (one_of(True), [True], [1, "True"], "one of True"),
     (
         dotted_path(),
         ["a.B", "pkg.mod.Name"],
