@@ -15,6 +15,8 @@ from django.utils.module_loading import import_string
 
 from djprocess.conf import Requirement, Settings, declared, settings, settings_checks
 
+__all__ = ["check_models", "check_settings"]
+
 
 def check_settings(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
