@@ -110,12 +110,14 @@ class LegacyMarkMethods(models.Model):
                 process,
                 [status.PENDING],
                 status.TIMED_OUT,
-                stopped_by="watchdog",
+                stopped_by=status.Stopper.WATCHDOG.value,
                 finished_at=timezone.now(),
             ):
                 process.log(text, level="ERROR")
                 return True
-        if not compare_and_set(process, [status.RUNNING], status.TIMED_OUT, stopped_by="watchdog"):
+        if not compare_and_set(
+            process, [status.RUNNING], status.TIMED_OUT, stopped_by=status.Stopper.WATCHDOG.value
+        ):
             return False
         process.log(text, level="ERROR")
         kill_and_record(process, get_backend(), "timed out (mark_timed_out)")

@@ -26,6 +26,8 @@ from typing import Any, overload
 from django.conf import settings as django_settings
 from django.core.checks import CheckMessage, Error
 
+from djprocess._levels import LEVELS
+
 __all__ = [
     "DEFAULTS",
     "ENTRY_POINT_GROUP",
@@ -341,7 +343,7 @@ class Settings:
         "DJPROCESS_LOG_CAPTURE_LEVEL",
         "INFO",
         str,
-        one_of("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+        one_of(*LEVELS),
         "djprocess.E011",
         hint='Set DJPROCESS_LOG_CAPTURE_LEVEL = "INFO".',
     )

@@ -25,7 +25,8 @@ from djprocess.backends import get_backend
 from djprocess.backends.base import BaseWorkerBackend
 from djprocess.exceptions import ProcessNotSaved, ProcessNotStartable
 from djprocess.run import child as runchild
-from djprocess.supervision.supervisor import Stopper, kill_and_record, stop_budget
+from djprocess.status import Stopper
+from djprocess.supervision.supervisor import kill_and_record, stop_budget
 
 if TYPE_CHECKING:
     from djprocess.backends.base import BaseWorkerBackend

@@ -35,6 +35,7 @@ class RecordingBackend(BaseWorkerBackend):
         )
         self.liveness = Liveness.UNKNOWN
         self.supports_probe = False
+        self.supports_kill = True
         self.stops_runs_locally = False
         self.dispatch_error: BaseException | None = None
         #: When True, ``kill`` SIGTERMs this very process, as a worker's kill would.

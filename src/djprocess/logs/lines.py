@@ -10,7 +10,6 @@ no ``COUNT(*)`` and no ``OFFSET``, and the count is the counter.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
@@ -30,8 +29,6 @@ from djprocess.run import relay
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess, BaseProcessLog
 
-LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-
 
 @dataclass(frozen=True, kw_only=True)
 class LogEntry:
@@ -40,26 +37,6 @@ class LogEntry:
     message: Any
     level: str | int = "INFO"
     extra: Mapping[str, Any] | None = field(default=None)
-
-
-def level_name(level: str | int) -> str:
-    """Normalise ``level`` to a standard logging level name (``"INFO"``, ``"ERROR"``…).
-
-    Numbers map to the nearest standard level at or below them; unknown names
-    raise :class:`ValueError` naming the value.
-    """
-    if isinstance(level, int) and not isinstance(level, bool):
-        for name in reversed(LEVELS):
-            if level >= logging.getLevelNamesMapping()[name]:
-                return name
-        return "DEBUG"
-    if isinstance(level, str):
-        upper = level.strip().upper()
-        if upper == "WARN":
-            return "WARNING"
-        if upper in LEVELS:
-            return upper
-    raise ValueError(f"unknown log level {level!r}: use one of {', '.join(LEVELS)}")
 
 
 def append(process: BaseProcess, entries: Sequence[LogEntry | str]) -> list[int]:

@@ -20,15 +20,16 @@ part of a line is cleaned, not validated:
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Mapping
 from typing import Any
 
+from djprocess._levels import LEVELS, clean_level
 from djprocess.conf import settings
 
 __all__ = [
     "INVALID_LEVEL_KEY",
+    "LEVELS",
     "MAX_EXTRA_DEPTH",
     "TRUNCATION_MARKER",
     "clean_entry",
@@ -37,9 +38,6 @@ __all__ = [
     "clean_message",
     "escape_text",
 ]
-
-#: Standard level names, lowest first.
-LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 #: Appended to a cut message; ``{kept}``, ``{total}`` are character counts.
 TRUNCATION_MARKER = (
@@ -91,30 +89,6 @@ def clean_message(value: object, max_length: int | None = None) -> str:
     if len(text) <= limit:
         return text
     return text[:limit] + TRUNCATION_MARKER.format(kept=limit, total=len(text))
-
-
-def clean_level(level: object) -> str | None:
-    """The standard level name for ``level``, or None if it is not a level.
-
-    Numbers map to the highest standard level at or below them (``25`` → ``"INFO"``,
-    below ``DEBUG`` → ``"DEBUG"``); names are case-insensitive, ``"WARN"`` and levels
-    registered with :func:`logging.addLevelName` are understood.
-    """
-    if isinstance(level, str):
-        upper = level.strip().upper()
-        if upper in LEVELS:
-            return upper
-        number = logging.getLevelNamesMapping().get(upper)
-        if number is None:
-            return None
-        level = number
-    if isinstance(level, int) and not isinstance(level, bool):
-        mapping = logging.getLevelNamesMapping()
-        for name in reversed(LEVELS):
-            if level >= mapping[name]:
-                return name
-        return "DEBUG"
-    return None
 
 
 def _clean_value(value: Any, depth: int) -> Any:

@@ -177,7 +177,7 @@ def record_end(process: BaseProcess, outcome: Outcome, elapsed: timedelta, note:
         values.update(
             exception="ProcessTerminated: terminated by signal 15",
             stop_signal="SIGTERM",
-            stopped_by="signal",
+            stopped_by=status.Stopper.SIGNAL.value,
             termination="terminated by SIGTERM that djprocess did not send",
         )
     else:
@@ -225,7 +225,7 @@ def record_stop(
             [status.RUNNING],
             status.FAILED,
             where=same_run(process),
-            stopped_by="worker",
+            stopped_by=status.Stopper.WORKER.value,
             exception="WorkerShutdown: the worker shut down while the run was going on",
         )
         why = "failed: the worker shut down"

@@ -15,7 +15,8 @@ from django.db import DatabaseError, connections
 from django.db.models import Q
 
 from djprocess import status
-from djprocess.supervision.supervisor import Stopper, fail_pending, mark_worker_lost
+from djprocess.status import Stopper
+from djprocess.supervision.supervisor import fail_pending, mark_worker_lost
 
 logger = logging.getLogger("djprocess.supervision")
 

@@ -31,6 +31,7 @@ from djprocess.backends.base import BaseWorkerBackend, KillResult, Liveness
 from djprocess.conf import settings
 from djprocess.exceptions import BackendError
 from djprocess.run.host import is_this_host, pid_namespace, pid_running
+from djprocess.status import Stopper
 
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
@@ -56,14 +57,8 @@ STOP_RETRY_SECONDS = 5.0
 STOP_GIVE_UP_SECONDS = 600.0
 
 
-class Stopper(enum.StrEnum):
-    """Who stopped a run (``stopped_by``)."""
-
-    CANCEL = "cancel"
-    WATCHDOG = "watchdog"
-    WORKER = "worker"
-    SIGNAL = "signal"
-
+#: What :func:`kill_and_record` records for a backend with ``supports_kill = False``.
+CANNOT_KILL = "the backend cannot stop a run (supports_kill is False)"
 
 #: ``stopped_by`` values whose stop the supervisor completes.
 STOPPERS = frozenset({Stopper.CANCEL, Stopper.WATCHDOG, Stopper.WORKER})
@@ -272,15 +267,20 @@ def kill_and_record(process: BaseProcess, backend: BaseWorkerBackend, why: str) 
 
     ``finished_at`` is set only when the backend confirmed the run is gone; otherwise
     ``next_check_at`` is set :data:`STOP_RETRY_SECONDS` ahead, so the supervisor tries
-    again. A backend error is never read as "not running".
+    again. A backend error is never read as "not running". A backend with
+    ``supports_kill = False`` is not asked: the process is finished at once, its line
+    saying the run could not be stopped.
     """
     process.refresh_from_db(fields=["process_task_id", "worker_hostname", "worker_pid"])
-    try:
-        result = backend.kill(
-            process.process_task_id, hostname=process.worker_hostname, pid=process.worker_pid
-        )
-    except BackendError as exc:
-        result = KillResult(found=True, gone=False, error=str(exc))
+    if not backend.supports_kill:
+        result = KillResult(found=False, gone=False, error=CANNOT_KILL)
+    else:
+        try:
+            result = backend.kill(
+                process.process_task_id, hostname=process.worker_hostname, pid=process.worker_pid
+            )
+        except BackendError as exc:
+            result = KillResult(found=True, gone=False, error=str(exc))
     how = result.describe()
     values: dict[str, Any] = {"stop_signal": result.signal_name, "termination": how[:255]}
     if result.gone or not result.found:

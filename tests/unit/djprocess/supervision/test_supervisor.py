@@ -148,6 +148,26 @@ def test_past_deadline_times_out_and_kills_through_a_remote_backend(
     assert messages(process)[-1] == "timed out after 0:00:06: exited after SIGTERM 1/3"
 
 
+def test_a_backend_that_cannot_kill_is_not_asked_and_the_timeout_is_recorded(
+    make_process: MakeProcess, backend: RecordingBackend
+) -> None:
+    process = make_process(timeout=timedelta(seconds=5))
+    set_running(process, started_ago=timedelta(seconds=6), task_id="t-1")
+    backend.supports_kill = False
+
+    assert check(process, backend) is Outcome.TIMED_OUT
+
+    assert backend.killed == []
+    row = stored(process)
+    assert row.status == status.TIMED_OUT
+    assert row.finished_at is not None
+    assert row.next_check_at is None
+    assert messages(process)[-1] == (
+        "timed out after 0:00:06: kill failed: "
+        "the backend cannot stop a run (supports_kill is False)"
+    )
+
+
 def test_sigkill_escalation_is_recorded(
     make_process: MakeProcess, backend: RecordingBackend
 ) -> None:
