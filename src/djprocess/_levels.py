@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 
+from djprocess.validators import is_integer
+
 __all__ = ["LEVELS", "clean_level"]
 
 #: Standard level names, lowest first.
@@ -30,7 +32,7 @@ def clean_level(level: object) -> str | None:
         if number is None:
             return None
         level = number
-    if isinstance(level, int) and not isinstance(level, bool):
+    if is_integer(level):
         mapping = logging.getLevelNamesMapping()
         for name in reversed(LEVELS):
             if level >= mapping[name]:

@@ -27,6 +27,7 @@ from django.conf import settings as django_settings
 from django.core.checks import CheckMessage, Error
 
 from djprocess._levels import LEVELS
+from djprocess.validators import is_integer
 
 __all__ = [
     "DEFAULTS",
@@ -65,13 +66,8 @@ class Validator:
     accepts: Callable[[Any], bool]
 
 
-def _is_int(value: Any) -> bool:
-    # bool is an int subclass, but True is not a count of anything.
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return is_integer(value) or isinstance(value, float)
 
 
 def integer(low: int, high: int | None = None) -> Validator:
@@ -79,7 +75,7 @@ def integer(low: int, high: int | None = None) -> Validator:
     ``high`` is ``None``)."""
     wanted = f"an integer >= {low}" if high is None else f"an integer from {low} to {high}"
     return Validator(
-        wanted, lambda value: _is_int(value) and low <= value and (high is None or value <= high)
+        wanted, lambda value: is_integer(value) and low <= value and (high is None or value <= high)
     )
 
 

@@ -31,7 +31,7 @@ from djprocess import status as statuses
 from djprocess._compat import LegacyMarkMethods
 from djprocess.conf import settings
 from djprocess.run import relay, runner
-from djprocess.validators import validate_timeout_value
+from djprocess.validators import is_integer, validate_timeout_value
 
 __all__ = ["DEFAULT_TIMEOUT", "MANAGED_FIELDS", "BaseProcess", "BaseProcessLog", "LogCounter"]
 
@@ -289,7 +289,7 @@ class BaseProcess(LegacyMarkMethods, TimeStampedModel, StatusModel):
         for name, value in (("current", current), ("total", total)):
             if value is None and name == "total":
                 continue
-            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
+            if not is_integer(value) or not 0 <= value < 2**63:
                 raise ValueError(f"progress {name} must be an integer in 0..2**63-1, got {value!r}")
         if total is not None and current > total:
             raise ValueError(f"progress current={current} is above total={total}")

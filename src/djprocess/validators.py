@@ -1,4 +1,4 @@
-"""Field validators of :class:`~djprocess.models.BaseProcess`.
+"""Field validators of :class:`~djprocess.models.BaseProcess`, and :func:`is_integer`.
 
 They live in their own small module because migrations reference them by
 dotted path (``djprocess.validators.validate_timeout_value``): keep that path.
@@ -7,10 +7,11 @@ dotted path (``djprocess.validators.validate_timeout_value``): keep that path.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TypeGuard
 
 from django.core.exceptions import ValidationError
 
-__all__ = ["MAX_TIMEOUT", "validate_timeout_value"]
+__all__ = ["MAX_TIMEOUT", "is_integer", "validate_timeout_value"]
 
 #: The largest accepted ``timeout``. A watchdog countdown this long is still
 #: exact; longer ones are refused (brokers re-deliver or drop very long countdowns).
@@ -42,3 +43,10 @@ def validate_timeout_value(value: object) -> None:
             code="timeout_too_large",
             params={"value": value, "max": MAX_TIMEOUT},
         )
+
+
+def is_integer(value: object) -> TypeGuard[int]:
+    """True if ``value`` is an :class:`int` and not a :class:`bool` (``True`` is an ``int``
+    subclass, but never a count, a sequence or a log level). Every integer argument and
+    setting djprocess accepts is tested with this."""
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -25,6 +25,7 @@ from djprocess.logs import _sql as logsql
 from djprocess.logs import _store as logstore
 from djprocess.logs.sanitize import clean_entry
 from djprocess.run import relay
+from djprocess.validators import is_integer
 
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess, BaseProcessLog
@@ -115,7 +116,7 @@ class SequencePaginator(Paginator):  # type: ignore[type-arg]
 
 
 def _check_int(name: str, value: object, low: int, high: int | None = None) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+    if not is_integer(value) or value < low:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     if high is not None and value > high:
         raise ValueError(f"{name}={value} is above DJPROCESS_LOG_MAX_PER_PAGE={high}")

@@ -11,7 +11,7 @@ import socket
 
 import psutil
 
-__all__ = ["hostname", "is_this_host", "pid_namespace", "pid_running"]
+__all__ = ["hostname", "is_alive", "is_this_host", "pid_namespace", "pid_running"]
 
 
 def hostname() -> str:
@@ -33,9 +33,17 @@ def pid_namespace() -> str:
         return ""
 
 
+def is_alive(proc: psutil.Process) -> bool:
+    """True if ``proc`` still exists and is not a zombie (exited, not yet reaped)."""
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 def pid_running(pid: int) -> bool:
     """True if process ``pid`` of this pid namespace exists and is not a zombie."""
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        return is_alive(psutil.Process(pid))
     except psutil.NoSuchProcess:
         return False

@@ -49,6 +49,7 @@ from djprocess.conf import settings
 from djprocess.run import child as runchild
 from djprocess.run import runner
 from djprocess.run._statuswatcher import StatusWatcher
+from djprocess.run.host import is_alive
 from djprocess.run.launch import ForkLauncher, Launcher, RunHandle
 from djprocess.run.output import RunOutput
 
@@ -436,12 +437,7 @@ def _live_descendants() -> list[psutil.Process]:
         children = psutil.Process().children(recursive=True)
     except psutil.Error:  # pragma: no cover - our own process always exists
         return []
-    alive = []
-    for proc in children:
-        with contextlib.suppress(psutil.Error):
-            if proc.status() != psutil.STATUS_ZOMBIE:
-                alive.append(proc)
-    return alive
+    return [proc for proc in children if is_alive(proc)]
 
 
 def run_tag(task_id: str) -> str:

@@ -1,13 +1,14 @@
-"""``djprocess.validators.validate_timeout_value``."""
+"""``djprocess.validators``: the timeout validator and ``is_integer``."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
 
-from djprocess.validators import MAX_TIMEOUT, validate_timeout_value
+from djprocess.validators import MAX_TIMEOUT, is_integer, validate_timeout_value
 
 
 @pytest.mark.parametrize(
@@ -39,3 +40,13 @@ def test_refuses_with_a_code_and_the_bad_value(value: object, code: str, text: s
         validate_timeout_value(value)
     assert caught.value.code == code
     assert text in caught.value.messages[0]
+
+
+@pytest.mark.parametrize("value", [0, 1, -3, 2**70])
+def test_is_integer_accepts_ints(value: int) -> None:
+    assert is_integer(value)
+
+
+@pytest.mark.parametrize("value", [True, False, 1.0, "1", None, Decimal(1)])
+def test_is_integer_refuses_bools_and_other_numbers(value: object) -> None:
+    assert not is_integer(value)
