@@ -98,7 +98,7 @@ PG_PATHS = (
     "tests/unit/djprocess/logs/test_proxy_models.py",
     "tests/unit/djprocess/logs/test_store_sources.py",
     "tests/unit/djprocess/logs/test_pgbouncer.py",
-    "tests/unit/djprocess/logs/test_django_internals.py",
+    "tests/unit/djprocess/test_django.py",
 )
 
 

@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from djprocess import _clock as clock
-from djprocess import status
+from djprocess import _django, status
 from djprocess._transitions import compare_and_set
 from djprocess.conf import settings
 from djprocess.validators import validate_timeout_value
@@ -38,10 +38,9 @@ def validate_timeout(value: object) -> None:
 
 def in_callers_transaction(using: str) -> bool:
     """True inside an ``atomic()`` block of the caller's on ``using``, not counting the
-    blocks a Django ``TestCase`` wraps each test in (Django marks those
-    ``_from_testcase``; ``tests/unit/djprocess/test_lifecycle.py`` pins that)."""
-    blocks = transaction.get_connection(using).atomic_blocks
-    return any(not getattr(block, "_from_testcase", False) for block in blocks)
+    blocks a Django ``TestCase`` wraps each test in
+    (:func:`djprocess._django.callers_atomic_blocks`)."""
+    return bool(_django.callers_atomic_blocks(using))
 
 
 def dispatch_values(process: BaseProcess) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.db.utils import load_backend
 
+from djprocess import _django
 from djprocess.logs import _sql as logsql
 
 #: How long (ms) a bounded write waits for a row lock before giving up.
@@ -62,7 +63,7 @@ class Busy(Unavailable):
 
 
 def _record_opener(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
-    connection._djprocess_opened_by = (id(connection.connection), os.getpid())  # type: ignore[attr-defined]
+    _django.mark(connection, "opened_by", (id(connection.connection), os.getpid()))
 
 
 connection_created.connect(_record_opener, dispatch_uid="djprocess-log-connection-opener")
@@ -73,7 +74,7 @@ def inherited(conn: BaseDatabaseWrapper) -> bool:
     raw = conn.connection
     if raw is None:
         return False
-    opened_by: tuple[int, int] | None = getattr(conn, "_djprocess_opened_by", None)
+    opened_by: tuple[int, int] | None = _django.get_mark(conn, "opened_by")
     return opened_by is not None and opened_by[0] == id(raw) and opened_by[1] != os.getpid()
 
 

@@ -25,6 +25,8 @@ from django.db import IntegrityError
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F, Field, Model
 
+from djprocess import _django
+
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
 
@@ -261,8 +263,6 @@ def bump(conn: BaseDatabaseWrapper, target: Target, count: int) -> int:
 
 
 def _bump_then_insert(conn: BaseDatabaseWrapper, target: Target, rows: Sequence[Row]) -> list[int]:
-    from django.db.models.sql import InsertQuery
-
     fields, objs = _log_rows(target, rows)
     last = bump(conn, target, len(objs))
     first = last - len(objs) + 1
@@ -270,7 +270,5 @@ def _bump_then_insert(conn: BaseDatabaseWrapper, target: Target, rows: Sequence[
         obj.sequence = first + index  # type: ignore[attr-defined]
     size = max(1, min(INSERT_CHUNK, conn.ops.bulk_batch_size(fields, objs)))
     for start in range(0, len(objs), size):
-        query = InsertQuery(objs[0]._meta.model)
-        query.insert_values(fields, objs[start : start + size], raw=False)
-        query.get_compiler(connection=conn).execute_sql(returning_fields=None)
+        _django.insert_rows(conn, objs[0]._meta.model, fields, objs[start : start + size])
     return list(range(first, last + 1))

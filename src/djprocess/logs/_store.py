@@ -36,11 +36,12 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.db import InterfaceError, OperationalError, connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from djprocess import _django
 from djprocess.logs import _connections as logconn
 from djprocess.logs import _sql as logsql
 from djprocess.logs._context import current_process
@@ -72,8 +73,9 @@ class _Pending:
     target: Target
     rows: list[Row]
     marker: _Marker | None  # None: deferred, never written
-    #: Deferred until this transaction (its ``run_on_commit`` list) has ended.
-    until_after: list[Any] | None = None
+    #: Deferred until this transaction (its :func:`~djprocess._django.transaction_token`)
+    #: has ended.
+    until_after: object | None = None
 
 
 def close_private_connections() -> None:
@@ -91,15 +93,14 @@ def close_private_connections() -> None:
 def _sticky(conn: BaseDatabaseWrapper) -> bool:
     """True if the side connection already failed within the caller's current
     transaction (so it would wait for a lock again)."""
-    return getattr(conn, "_djprocess_sticky", None) is conn.run_on_commit
+    return _django.marked_in_this_transaction(conn, "sticky")
 
 
 def _side_for(conn: BaseDatabaseWrapper) -> bool:
     """True if a write must not open or use this thread's connection at all."""
     if logconn.inherited(conn):
         # An in-memory SQLite database exists only in this process's copy of memory.
-        in_memory = getattr(conn, "is_in_memory_db", None)
-        return not (callable(in_memory) and in_memory())
+        return not _django.is_in_memory_db(conn)
     return (
         conn.vendor != "sqlite"
         and conn.connection is None
@@ -109,7 +110,7 @@ def _side_for(conn: BaseDatabaseWrapper) -> bool:
 
 def _busy(conn: BaseDatabaseWrapper) -> bool:
     """True if the side connection stayed busy within the caller's current transaction."""
-    return getattr(conn, "_djprocess_busy", None) is conn.run_on_commit
+    return _django.marked_in_this_transaction(conn, "busy")
 
 
 def _defer_until_after(conn: BaseDatabaseWrapper, target: Target, rows: list[Row]) -> list[int]:
@@ -120,7 +121,7 @@ def _defer_until_after(conn: BaseDatabaseWrapper, target: Target, rows: list[Row
         target.label,
         target.pk,
     )
-    _remember(conn, _Pending(target, rows, None, until_after=conn.run_on_commit))
+    _remember(conn, _Pending(target, rows, None, until_after=_django.transaction_token(conn)))
     return [0] * len(rows)
 
 
@@ -129,9 +130,9 @@ def _close_side_on_commit(conn: BaseDatabaseWrapper) -> None:
     caller's transaction commits, rather than leave it open for the life of the process."""
     if current_process() is not None:
         return
-    if getattr(conn, "_djprocess_close_hook", None) is not conn.run_on_commit:
+    if not _django.marked_in_this_transaction(conn, "close_hook"):
         transaction.on_commit(logconn.close, using=conn.alias, robust=True)
-        conn._djprocess_close_hook = conn.run_on_commit  # type: ignore[attr-defined]
+        _django.mark_this_transaction(conn, "close_hook")
 
 
 def _store_autocommit(
@@ -164,7 +165,7 @@ def _write(db: str, target: Target, rows: list[Row]) -> list[int]:
             _close_side_on_commit(conn)
             return sequences
         except logconn.Busy:
-            conn._djprocess_busy = conn.run_on_commit  # type: ignore[attr-defined]
+            _django.mark_this_transaction(conn, "busy")
             return _defer_until_after(conn, target, rows)
         except logconn.Unavailable as exc:
             logger.debug(
@@ -173,7 +174,7 @@ def _write(db: str, target: Target, rows: list[Row]) -> list[int]:
                 target.pk,
                 exc,
             )
-            conn._djprocess_sticky = conn.run_on_commit  # type: ignore[attr-defined]
+            _django.mark_this_transaction(conn, "sticky")
     if conn.needs_rollback:
         _remember(conn, _Pending(target, rows, None))
         return [0] * len(rows)
@@ -186,7 +187,7 @@ def _write(db: str, target: Target, rows: list[Row]) -> list[int]:
 
 
 def _remember(conn: BaseDatabaseWrapper, pending: _Pending) -> None:
-    entries: list[_Pending] = conn.__dict__.setdefault("_djprocess_pending", [])
+    entries: list[_Pending] = _django.state(conn, "pending")
     if sum(len(p.rows) for p in entries) + len(pending.rows) > MAX_PENDING_LINES:
         logger.warning(
             "more than %d log lines wait for the caller's transaction; "
@@ -195,7 +196,7 @@ def _remember(conn: BaseDatabaseWrapper, pending: _Pending) -> None:
         )
         return
     if not entries:
-        conn._djprocess_hooks = conn.run_on_commit  # type: ignore[attr-defined]
+        _django.mark_this_transaction(conn, "hooks")
     entries.append(pending)
 
 
@@ -204,23 +205,26 @@ def replay(db: str) -> int:
     back, or that were deferred. Returns how many lines were written. Never raises
     :class:`Exception`: a failure is logged (logger ``djprocess.logs``)."""
     conn = connections[db]
-    entries: list[_Pending] = conn.__dict__.get("_djprocess_pending", [])
+    entries: list[_Pending] = _django.get_mark(conn, "pending", [])
     if not entries or conn.needs_rollback or logconn.inherited(conn):
         return 0  # nothing to do; or the parent's lines, which are the parent's to replay
     deferred = any(p.marker is None for p in entries)
-    if not deferred and getattr(conn, "_djprocess_hooks", None) is conn.run_on_commit:
+    if not deferred and _django.marked_in_this_transaction(conn, "hooks"):
         return 0  # no commit or rollback since: nothing to learn
-    live = {id(item[1]) for item in conn.run_on_commit}
+    live = {id(callback) for callback in _django.pending_callbacks(conn)}
     keep: list[_Pending] = []
     lost: list[_Pending] = []
     for pending in entries:
         if pending.marker is not None and pending.marker.fired:
             continue
-        waiting = pending.until_after is not None and pending.until_after is conn.run_on_commit
+        waiting = (
+            pending.until_after is not None
+            and pending.until_after is _django.transaction_token(conn)
+        )
         live_marker = pending.marker is not None and id(pending.marker) in live
         (keep if waiting or live_marker else lost).append(pending)
-    conn._djprocess_pending = keep  # type: ignore[attr-defined]
-    conn._djprocess_hooks = conn.run_on_commit  # type: ignore[attr-defined]
+    _django.mark(conn, "pending", keep)
+    _django.mark_this_transaction(conn, "hooks")
     written = 0
     alive: dict[Target, bool] = {}
     for pending in lost:
