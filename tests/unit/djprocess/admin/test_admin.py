@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from djprocess.admin import ProcessLogInline
+from djprocess.admin.logs import ProcessFilter
 from djprocess.logs import LogEntry
 from djprocess_example.models import ExampleProcess, ExampleProcessLog
 
@@ -294,3 +295,61 @@ def test_rerun_action_restarts_failed_processes_and_refuses_the_others(
     # Eager Celery: the second run has already happened (and failed again).
     assert (failed.status, failed.attempts) == ("failed", 2)
     assert any("attempt 2" in line.message for line in failed.logs.all())
+
+
+def test_an_admin_with_the_log_inline_shows_the_newest_lines_read_only(
+    rf: Any, admin_user: User, make_process: Callable[..., ExampleProcess]
+) -> None:
+    from django.contrib import admin
+
+    from djprocess.admin import ProcessAdmin
+
+    class Inline(ProcessLogInline):
+        model = ExampleProcessLog
+        max_lines = 5
+
+    class WithInline(ProcessAdmin):
+        inlines = (Inline,)
+
+    model_admin = WithInline(ExampleProcess, admin.site)
+    process = make_process()
+    process.log_many([LogEntry(message=f"n{n}") for n in range(8)])
+    request = rf.get("/")
+    request.user = admin_user
+
+    change = model_admin.change_view(request, str(process.pk))
+    (inline,) = change.context_data["inline_admin_formsets"]
+    assert [form.instance.sequence for form in inline.formset.forms] == [4, 5, 6, 7, 8]
+    # Lines are never added, edited or deleted through the inline, even by a superuser.
+    assert not inline.has_add_permission
+    assert not inline.has_change_permission
+    assert not inline.has_delete_permission
+
+    add = model_admin.add_view(request)
+    (inline,) = add.context_data["inline_admin_formsets"]
+    assert list(inline.formset.forms) == []
+
+
+def test_the_process_filter_offers_an_old_selected_process_besides_the_20_newest(
+    admin_client: Client, make_process: Callable[..., ExampleProcess]
+) -> None:
+    old = make_process()
+    old.log("from the old one")
+    newer = [make_process() for _ in range(20)]
+    url = reverse("admin:djprocess_example_exampleprocesslog_changelist")
+
+    unfiltered = admin_client.get(url).context["cl"]
+    (choices,) = [f for f in unfiltered.filter_specs if isinstance(f, ProcessFilter)]
+    offered = [value for value, _ in choices.lookup_choices]
+    assert offered == [str(p.pk) for p in reversed(newer)]
+
+    filtered = admin_client.get(url, {"process": str(old.pk)})
+    specs = filtered.context["cl"].filter_specs
+    (choices,) = [f for f in specs if isinstance(f, ProcessFilter)]
+    assert [value for value, _ in choices.lookup_choices][-1] == str(old.pk)
+    assert "from the old one" in filtered.content.decode()
+
+
+def test_operating_on_a_process_that_does_not_exist_is_a_404(admin_client: Client) -> None:
+    missing = reverse("admin:djprocess_example_exampleprocess_operate", args=[999_999, "cancel"])
+    assert admin_client.post(missing).status_code == 404
