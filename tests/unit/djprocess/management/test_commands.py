@@ -252,3 +252,21 @@ def test_tail_follows_until_the_run_ends_with_a_progress_bar_on_a_terminal(
     assert "pending" in text  # the bar shows the status while following
     assert "\r\x1b[K" in text
     assert lines[-1].startswith(f"{LABEL} {process.pk}: succeeded")
+
+
+def test_tail_stops_following_at_its_timeout_and_clears_its_bar(
+    make_process: Callable[..., ExampleProcess],
+) -> None:
+    process = make_process()
+    process.set_progress(3)  # no total: the bar cannot show a fraction
+    out = TTY()
+    with pytest.raises(CommandError) as caught:
+        call_command(
+            "djprocess_tail", LABEL, str(process.pk), stdout=out, interval=0.01, timeout=0.05
+        )
+
+    assert caught.value.returncode == 3
+    text = out.getvalue()
+    assert "[" + "?" * djprocess_tail.BAR_WIDTH + "]" in text
+    # The bar is cleared before the last line, which says the run has not ended.
+    assert text.endswith(f"\r\x1b[K{LABEL} {process.pk}: pending\n")

@@ -411,3 +411,26 @@ def test_the_sweep_checks_what_is_due_and_nothing_else(
     assert stored(overdue).status == status.TIMED_OUT
     assert stored(not_yet).status == status.RUNNING
     assert len(backend.killed) == 1
+
+
+def test_a_check_that_fails_is_logged_and_the_sweep_goes_on(
+    make_process: MakeProcess, backend: RecordingBackend, caplog: pytest.LogCaptureFixture
+) -> None:
+    first, second = (
+        make_process(timeout=timedelta(seconds=1)),
+        make_process(timeout=timedelta(seconds=1)),
+    )
+    for process in (first, second):
+        set_running(process, started_ago=timedelta(seconds=5))
+        compare_and_set(process, [status.RUNNING], next_check_at=utc_in(-1))
+    backend.kill_result = RuntimeError("the backend broke")  # not a BackendError: a bug
+
+    with caplog.at_level("ERROR", logger="djprocess"):
+        assert sweep() == {}
+
+    failed = [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
+    assert failed == [
+        f"checking djprocess_example.ExampleProcess pk={first.pk} failed",
+        f"checking djprocess_example.ExampleProcess pk={second.pk} failed",
+    ]
+    assert len(backend.killed) == 2  # the first failure did not stop the sweep
