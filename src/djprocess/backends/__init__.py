@@ -21,7 +21,10 @@ def _load(path: str, options: str) -> BaseWorkerBackend:
     backend_class = import_string(path)
     if not (isinstance(backend_class, type) and issubclass(backend_class, BaseWorkerBackend)):
         raise TypeError(f"DJPROCESS_WORKER_BACKEND {path!r} is not a BaseWorkerBackend subclass")
-    backend: BaseWorkerBackend = backend_class(**json.loads(options))
+    try:
+        backend: BaseWorkerBackend = backend_class(**json.loads(options))
+    except TypeError as exc:
+        raise TypeError(f"DJPROCESS_WORKER_BACKEND_OPTIONS {options} for {path!r}: {exc}") from exc
     return backend
 
 
@@ -37,9 +40,8 @@ def get_backend() -> BaseWorkerBackend:
     return _load(settings.WORKER_BACKEND, _options_key(settings.WORKER_BACKEND_OPTIONS))
 
 
-def _options_key(options: Any) -> str:
-    if not isinstance(options, dict):
-        raise TypeError(f"DJPROCESS_WORKER_BACKEND_OPTIONS must be a dict, got {options!r}")
+def _options_key(options: dict[str, Any]) -> str:
+    # The setting reads anything but a dict as {} (check djprocess.E017 reports it).
     return json.dumps(options, sort_keys=True, default=repr)
 
 

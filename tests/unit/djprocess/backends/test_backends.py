@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import override_settings
 from recording_backend import PATH, RecordingBackend
@@ -36,6 +38,19 @@ def test_get_backend_raises_import_error_for_a_bad_path() -> None:
     with (
         override_settings(DJPROCESS_WORKER_BACKEND="no_such_module.Backend"),
         pytest.raises(ImportError),
+    ):
+        get_backend()
+
+
+def test_get_backend_names_options_the_backend_does_not_take() -> None:
+    with (
+        override_settings(
+            DJPROCESS_WORKER_BACKEND=PATH, DJPROCESS_WORKER_BACKEND_OPTIONS={"bogus": 1}
+        ),
+        pytest.raises(
+            TypeError,
+            match=re.escape(f'DJPROCESS_WORKER_BACKEND_OPTIONS {{"bogus": 1}} for {PATH!r}: '),
+        ),
     ):
         get_backend()
 

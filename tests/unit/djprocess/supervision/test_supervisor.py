@@ -7,6 +7,7 @@ faked only through :mod:`djprocess._clock`, where every deadline is read.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -21,7 +22,7 @@ from djprocess import status
 from djprocess._transitions import compare_and_set
 from djprocess.backends.base import KillResult, Liveness
 from djprocess.exceptions import KillControlError
-from djprocess.run import runner
+from djprocess.run import host, runner
 from djprocess.supervision import supervisor
 from djprocess.supervision.supervisor import Outcome
 from djprocess.supervision.sweeper import sweep
@@ -434,3 +435,79 @@ def test_a_check_that_fails_is_logged_and_the_sweep_goes_on(
         f"checking djprocess_example.ExampleProcess pk={second.pk} failed",
     ]
     assert len(backend.killed) == 2  # the first failure did not stop the sweep
+
+
+@override_settings(DJPROCESS_QUEUE_TIMEOUT_SECONDS=60)
+def test_a_revoke_that_fails_is_logged_and_the_queue_timeout_still_recorded(
+    make_process: MakeProcess,
+    backend: RecordingBackend,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def revoke_fails(task_id: str) -> None:
+        raise ConnectionError("broker down")
+
+    backend.revoke_scheduled = revoke_fails  # type: ignore[method-assign]
+    process = make_process()
+    process.start()
+    later = clock.utc_now() + timedelta(seconds=61)
+    monkeypatch.setattr(clock, "utc_now", lambda: later)
+
+    with caplog.at_level("WARNING", logger="djprocess"):
+        assert check(process, backend) is Outcome.QUEUE_EXPIRED
+
+    assert stored(process).status == status.FAILED
+    assert f"could not revoke task {stored(process).process_task_id}" in caplog.text
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def test_a_run_on_this_host_whose_supervising_process_is_gone_is_lost_at_its_deadline(
+    make_process: MakeProcess, backend: RecordingBackend
+) -> None:
+    backend.stops_runs_locally = True
+    process = make_process(timeout=timedelta(seconds=1))
+    pid = _dead_pid()
+    set_running(process, hostname=host.hostname(), pid=pid, started_ago=timedelta(seconds=5))
+    compare_and_set(process, [status.RUNNING], worker_pidns=host.pid_namespace())
+
+    assert check(process, backend) is Outcome.WORKER_LOST
+
+    assert stored(process).status == status.FAILED
+    assert f"its process {pid} is gone" in messages(process)[-1]
+
+
+def test_a_pid_of_another_pid_namespace_is_not_looked_up_here(
+    make_process: MakeProcess, backend: RecordingBackend
+) -> None:
+    backend.stops_runs_locally = True
+    process = make_process(timeout=timedelta(seconds=1))
+    set_running(
+        process, hostname=host.hostname(), pid=_dead_pid(), started_ago=timedelta(seconds=5)
+    )
+    compare_and_set(process, [status.RUNNING], worker_pidns="pid:[1]")  # another container
+
+    # Not called lost: the deadline is decided, and the run's own supervisor stops it.
+    assert check(process, backend) is Outcome.TIMED_OUT
+    assert stored(process).status == status.TIMED_OUT
+    assert backend.killed == []
+
+
+def test_a_probe_that_fails_reads_as_unreachable_not_as_gone(
+    make_process: MakeProcess, backend: RecordingBackend
+) -> None:
+    def probe_fails(task_id: str, *, hostname: str = "", pid: int | None = None) -> Liveness:
+        raise KillControlError("no reply")
+
+    backend.stops_runs_locally = True
+    backend.supports_probe = True
+    backend.probe = probe_fails  # type: ignore[method-assign]
+    process = make_process(timeout=timedelta(hours=1))
+    set_running(process, hostname="w1@elsewhere", heartbeat_ago=timedelta(seconds=40))
+
+    assert check(process, backend) is Outcome.RESCHEDULED
+    assert stored(process).status == status.RUNNING
