@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from django.db import transaction
 from recording_backend import RecordingBackend
 from unit_helpers import messages, set_running
 
@@ -199,3 +201,47 @@ def test_cancel_twice(make_process: MakeProcess, backend: RecordingBackend) -> N
 def test_cancel_of_an_unsaved_process_raises(backend: RecordingBackend) -> None:
     with pytest.raises(ProcessNotSaved, match=r"cannot cancel\(\) an unsaved ExampleProcess"):
         ExampleProcess(kind="succeed").cancel()
+
+
+def test_start_inside_the_callers_transaction_dispatches_at_its_commit(
+    make_process: MakeProcess,
+    backend: RecordingBackend,
+    django_capture_on_commit_callbacks: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ok, failing = make_process(), make_process()
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        ok.start()
+        assert backend.dispatched == []  # nothing reaches a worker before the commit
+    assert backend.dispatched == [ok.pk]
+
+    backend.dispatch_error = BackendError("broker down")
+    with (
+        caplog.at_level("ERROR", logger="djprocess"),
+        django_capture_on_commit_callbacks(execute=True),
+        transaction.atomic(),
+    ):
+        failing.start()
+    assert f"pk={failing.pk}: dispatch at commit failed; it stays pending" in caplog.text
+    assert stored(failing).status == status.PENDING
+
+
+def test_cancel_whose_revoke_fails_still_cancels_and_logs_it(
+    make_process: MakeProcess,
+    backend: RecordingBackend,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def revoke_fails(task_id: str) -> None:
+        raise ConnectionError("broker down")
+
+    process = make_process()
+    process.start()
+    backend.revoke_scheduled = revoke_fails  # type: ignore[method-assign]
+
+    with caplog.at_level("WARNING", logger="djprocess"):
+        assert process.cancel() is True
+
+    row = stored(process)
+    assert row.status == status.CANCELLED
+    assert f"could not revoke task {row.watchdog_task_id}" in caplog.text
+    assert f"could not revoke task {row.process_task_id}" in caplog.text

@@ -15,7 +15,7 @@ from unit_helpers import messages, set_running
 from djprocess import status
 from djprocess._transitions import compare_and_set
 from djprocess.backends.base import KillResult, Liveness
-from djprocess.exceptions import BackendError, ProcessNotStartable
+from djprocess.exceptions import BackendError, ProcessNotSaved, ProcessNotStartable
 from djprocess.supervision import supervisor
 from djprocess_example.models import ExampleProcess
 
@@ -292,3 +292,9 @@ def test_a_stop_confirmed_twice_is_recorded_once(
 
     assert stored(process).finished_at == finished_at
     assert messages(process) == ["cancelled: exited after SIGTERM 1/3"]
+
+
+def test_restart_of_an_unsaved_process_raises(backend: RecordingBackend) -> None:
+    with pytest.raises(ProcessNotSaved, match=r"cannot restart\(\) an unsaved ExampleProcess"):
+        ExampleProcess(kind="fail").restart()
+    assert backend.dispatched == []
