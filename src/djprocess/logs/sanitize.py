@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from djprocess._levels import LEVELS, clean_level
 from djprocess.conf import settings
@@ -121,10 +121,8 @@ def clean_extra(extra: object) -> dict[str, Any]:
     if extra is None:
         return {}
     if isinstance(extra, Mapping):
-        cleaned = _clean_value(extra, 0)
-        if isinstance(cleaned, dict):
-            return cleaned
-        return {"value": cleaned}
+        # At depth 0 (below MAX_EXTRA_DEPTH) a mapping is always cleaned into a dict.
+        return cast(dict[str, Any], _clean_value(extra, 0))
     return {"value": _clean_value(extra, 1)}
 
 

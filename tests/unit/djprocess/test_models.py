@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from djprocess import status
-from djprocess.models import DEFAULT_TIMEOUT, BaseProcessLog
+from djprocess.models import DEFAULT_TIMEOUT, BaseProcessLog, LogCounter
 from djprocess_example.models import ExampleProcess, ExampleProcessLog
 
 MakeProcess = Callable[..., ExampleProcess]
@@ -74,3 +74,12 @@ def test_base_run_is_not_implemented() -> None:
 
     with pytest.raises(NotImplementedError, match=r"ExampleProcess.run\(\) is not implemented"):
         BaseProcess.run(ExampleProcess())
+
+
+def test_a_log_counter_says_whose_lines_it_counts(
+    make_process: Callable[..., ExampleProcess],
+) -> None:
+    process = make_process()
+    process.log_many(["one", "two"])
+    counter = LogCounter.objects.get(object_id=str(process.pk))
+    assert str(counter) == f"djprocess_example.exampleprocess #{process.pk}: 2 lines"

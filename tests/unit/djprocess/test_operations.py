@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from recording_backend import RecordingBackend
+from unit_helpers import set_running
 
 from djprocess import display, operations
 from djprocess_example.models import ExampleProcess
@@ -99,3 +100,11 @@ def test_offered_actions_follow_the_status(make_process: Callable[..., ExamplePr
     process.restart()  # eager Celery: runs and succeeds at once
     process.refresh_from_db()
     assert operations.offered(process) == []
+
+
+def test_start_of_a_running_process_is_already_started(
+    make_process: Callable[..., ExampleProcess],
+) -> None:
+    process = make_process()
+    set_running(process)
+    assert operations.start(process) == operations.Outcome(done=False, phrase="already started")

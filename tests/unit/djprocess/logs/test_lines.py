@@ -331,9 +331,13 @@ def test_purge_deletes_old_finished_processes_in_batches(
     assert "would delete 6 processes" in capsys.readouterr().out
     assert ExampleProcess.objects.count() == 8
     call_command(
-        "djprocess_purge", "--older-than", "30d", "--status", "succeeded", "--batch-size", "2"
+        "djprocess_purge",
+        *("--older-than", "30d", "--status", "succeeded", "--batch-size", "2", "--verbosity", "2"),
     )
-    assert "deleted 5 processes and 5 log lines" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "deleted 5 processes and 5 log lines" in out
+    batches = [line.split(": ")[1] for line in out.splitlines() if "a batch" in line]
+    assert batches == ["deleted a batch of 2 processes"] * 2 + ["deleted a batch of 1 processes"]
     remaining = set(ExampleProcess.objects.values_list("pk", flat=True))
     assert remaining == {old_failed.pk, young.pk, running.pk}
     assert not ExampleProcessLog.objects.filter(process_id__in=[p.pk for p in old]).exists()

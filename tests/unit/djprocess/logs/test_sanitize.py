@@ -161,3 +161,7 @@ def test_extras_become_json_safe() -> None:
 )
 def test_non_mapping_extras_are_wrapped(extra: object, cleaned: dict[str, Any]) -> None:
     assert clean_extra(extra) == cleaned
+
+
+def test_an_extra_value_whose_repr_fails_is_named_by_its_type() -> None:
+    assert clean_extra({"obj": BrokenBoth()}) == {"obj": "<unrepresentable BrokenBoth object>"}
