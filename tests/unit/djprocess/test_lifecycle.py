@@ -230,13 +230,14 @@ def test_cancel_whose_revoke_fails_still_cancels_and_logs_it(
     make_process: MakeProcess,
     backend: RecordingBackend,
     caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def revoke_fails(task_id: str) -> None:
         raise ConnectionError("broker down")
 
     process = make_process()
     process.start()
-    backend.revoke_scheduled = revoke_fails  # type: ignore[method-assign]
+    monkeypatch.setattr(backend, "revoke_scheduled", revoke_fails)
 
     with caplog.at_level("WARNING", logger="djprocess"):
         assert process.cancel() is True

@@ -447,7 +447,7 @@ def test_a_revoke_that_fails_is_logged_and_the_queue_timeout_still_recorded(
     def revoke_fails(task_id: str) -> None:
         raise ConnectionError("broker down")
 
-    backend.revoke_scheduled = revoke_fails  # type: ignore[method-assign]
+    monkeypatch.setattr(backend, "revoke_scheduled", revoke_fails)
     process = make_process()
     process.start()
     later = clock.utc_now() + timedelta(seconds=61)
@@ -498,14 +498,14 @@ def test_a_pid_of_another_pid_namespace_is_not_looked_up_here(
 
 
 def test_a_probe_that_fails_reads_as_unreachable_not_as_gone(
-    make_process: MakeProcess, backend: RecordingBackend
+    make_process: MakeProcess, backend: RecordingBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def probe_fails(task_id: str, *, hostname: str = "", pid: int | None = None) -> Liveness:
         raise KillControlError("no reply")
 
     backend.stops_runs_locally = True
     backend.supports_probe = True
-    backend.probe = probe_fails  # type: ignore[method-assign]
+    monkeypatch.setattr(backend, "probe", probe_fails)
     process = make_process(timeout=timedelta(hours=1))
     set_running(process, hostname="w1@elsewhere", heartbeat_ago=timedelta(seconds=40))
 
