@@ -14,10 +14,11 @@ is gone.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from celery import current_app
@@ -29,6 +30,7 @@ from djprocess.conf import settings
 from djprocess.exceptions import BackendError, KillControlError
 from djprocess.models import BaseProcess
 from djprocess_celery.conf import control_timeout_seconds, process_queue, supervisor_queue
+from djprocess_celery.replies import MalformedReply, TaskReply
 
 logger = logging.getLogger("djprocess_celery.backend")
 
@@ -47,15 +49,25 @@ MESSAGE_TTL_SECONDS = 30.0
 class _OwnerAnswered(Exception):
     """Raised from the reply callback to stop collecting at the owner's reply."""
 
-    def __init__(self, answer: dict[str, Any]) -> None:
+    def __init__(self, answer: TaskReply) -> None:
         super().__init__(answer)
         self.answer = answer
 
 
-def _stop_at_owner(body: dict[str, Any]) -> None:
-    for answer in body.values():
-        if isinstance(answer, dict) and answer.get("known") and not answer.get("stale"):
-            raise _OwnerAnswered(answer)
+def _parse(command: str, hostname: str, data: object) -> TaskReply:
+    try:
+        return TaskReply.from_reply(data)
+    except MalformedReply as exc:
+        # Never read as "not running": the kill is retried.
+        raise KillControlError(f"{command} on {hostname or 'a worker'}: {exc}") from None
+
+
+def _stop_at_owner(body: Mapping[str, object]) -> None:
+    for data in body.values():
+        with contextlib.suppress(MalformedReply):
+            answer = TaskReply.from_reply(data)
+            if answer.known and not answer.stale and not answer.error:
+                raise _OwnerAnswered(answer)
 
 
 def _json_pk(pk: Any) -> int | str:
@@ -124,7 +136,7 @@ class CeleryWorkerBackend(BaseWorkerBackend):
 
     # -- control commands ---------------------------------------------------------
 
-    def _broadcast(self, command: str, hostname: str, **arguments: Any) -> list[dict[str, Any]]:
+    def _broadcast(self, command: str, hostname: str, **arguments: Any) -> list[TaskReply]:
         """Send ``command`` and return the replies; re-send at once on silence.
 
         Raises :class:`KillControlError` after ``CONTROL_ATTEMPTS`` silent tries.
@@ -154,9 +166,13 @@ class CeleryWorkerBackend(BaseWorkerBackend):
             except Exception as exc:  # noqa: BLE001 - transport errors: retry at once
                 last_error = exc
                 continue
-            answers = [answer for reply in replies or [] for answer in reply.values()]
-            answers = [a for a in answers if isinstance(a, dict) and not a.get("stale")]
-            failed = [a["error"] for a in answers if "error" in a]
+            parsed = [
+                _parse(command, hostname, data)
+                for reply in replies or []
+                for data in reply.values()
+            ]
+            answers = [answer for answer in parsed if not answer.stale]
+            failed = [answer.error for answer in answers if answer.error]
             if failed:
                 # An error is never read as "not running".
                 raise KillControlError(f"{command} failed on {hostname or 'a worker'}: {failed[0]}")
@@ -168,14 +184,14 @@ class CeleryWorkerBackend(BaseWorkerBackend):
             f"no reply from {where} to {command} after {CONTROL_ATTEMPTS} tries{detail}"
         )
 
-    def _status(self, task_id: str, hostname: str, pid: int | None) -> dict[str, Any]:
+    def _status(self, task_id: str, hostname: str, pid: int | None) -> TaskReply:
         answers = self._broadcast("djprocess_status", hostname, task_id=task_id, pid=pid)
-        found = [a for a in answers if a.get("found")]
-        return found[0] if found else {"found": False}
+        found = [a for a in answers if a.found]
+        return found[0] if found else TaskReply(found=False)
 
     def _signal(
         self, task_id: str, signal_name: str, hostname: str, pid: int | None, *, tree: bool
-    ) -> dict[str, Any]:
+    ) -> TaskReply:
         deadline = time.monotonic() + SIGKILL_WAIT_SECONDS
         while True:
             answers = self._broadcast(
@@ -186,15 +202,15 @@ class CeleryWorkerBackend(BaseWorkerBackend):
                 pid=pid,
                 tree=tree,
             )
-            found = [a for a in answers if a.get("found")]
-            answer = found[0] if found else {"found": False}
-            if answer.get("unsupported"):
+            found = [a for a in answers if a.found]
+            answer = found[0] if found else TaskReply(found=False)
+            if answer.unsupported:
                 raise BackendError(
-                    f"worker {hostname or '?'} runs its tasks in the {answer['unsupported']} "
+                    f"worker {hostname or '?'} runs its tasks in the {answer.unsupported} "
                     "pool, which cannot stop a running task: start it with -P prefork"
                 )
             # "starting": handed to a child that has not acknowledged yet; ask again.
-            if not answer.get("starting") or time.monotonic() > deadline:
+            if not answer.starting or time.monotonic() > deadline:
                 return answer
             time.sleep(POLL_INTERVAL_SECONDS)
 
@@ -203,7 +219,7 @@ class CeleryWorkerBackend(BaseWorkerBackend):
         while True:
             answer = self._status(task_id, hostname, pid)
             # A dead (or zombie) child is gone even before the pool notices it.
-            if not answer.get("found") or answer.get("alive") is False:
+            if not answer.found or answer.alive is False:
                 return True
             if time.monotonic() >= deadline:
                 return False
@@ -224,10 +240,10 @@ class CeleryWorkerBackend(BaseWorkerBackend):
         term_sent = 0
         for _ in range(retries):
             answer = self._signal(task_id, "SIGTERM", hostname, pid, tree=False)
-            if not answer.get("found"):
+            if not answer.found:
                 return result(found=term_sent > 0, gone=True, term_sent=term_sent)
             term_sent += 1
-            pid = answer.get("pid") or pid
+            pid = answer.pid or pid
             logger.info(
                 "task %s: SIGTERM %d/%d sent to pid %s on %s",
                 task_id, term_sent, retries, pid, hostname or "?",
@@ -235,11 +251,11 @@ class CeleryWorkerBackend(BaseWorkerBackend):
             if self._wait_gone(task_id, hostname, pid, wait):
                 return result(found=True, gone=True, term_sent=term_sent, pid=pid)
         answer = self._signal(task_id, "SIGKILL", hostname, pid, tree=True)
-        if not answer.get("found"):
+        if not answer.found:
             return result(found=term_sent > 0, gone=True, term_sent=term_sent)
         logger.warning(
             "task %s: SIGKILL sent to pid %s on %s and %s processes it started",
-            task_id, answer.get("pid") or pid, hostname or "?", answer.get("tree", 0),
+            task_id, answer.pid or pid, hostname or "?", answer.tree,
         )  # fmt: skip
         gone = self._wait_gone(task_id, hostname, pid, SIGKILL_WAIT_SECONDS)
         return result(found=True, gone=gone, term_sent=term_sent, kill_sent=True, pid=pid)
@@ -250,7 +266,7 @@ class CeleryWorkerBackend(BaseWorkerBackend):
             answer = self._status(task_id, hostname, pid)
         except KillControlError:
             return Liveness.UNREACHABLE
-        return Liveness.RUNNING if answer.get("found") else Liveness.NOT_RUNNING
+        return Liveness.RUNNING if answer.found else Liveness.NOT_RUNNING
 
     @classmethod
     def check(cls, **kwargs: Any) -> Sequence[CheckMessage]:

@@ -35,6 +35,7 @@ from celery.worker import state as worker_state
 from celery.worker.control import control_command, inspect_command
 
 from djprocess.run.host import pid_running
+from djprocess_celery.replies import TaskReply
 
 #: Ids of the tasks this worker received, oldest first, bounded. A reply carries
 #: ``known`` so a caller can tell the worker that owns a task from others answering
@@ -81,38 +82,38 @@ def _is_pool_child(pid: int) -> bool:
         return False
 
 
-def _describe(task_id: str, pid: int | None) -> dict[str, Any]:
+def _describe(task_id: str, pid: int | None) -> TaskReply:
     answer = _locate(task_id, pid)
-    answer["known"] = answer.get("found", False) or task_id in _RECEIVED
-    return answer
+    return answer.replace(known=answer.found or task_id in _RECEIVED)
 
 
-def _locate(task_id: str, pid: int | None) -> dict[str, Any]:
+def _locate(task_id: str, pid: int | None) -> TaskReply:
     request = _find(task_id)
     if request is None:
-        return {"found": False}
+        return TaskReply(found=False)
     worker_pid = request.worker_pid
     if worker_pid is None:
         # Received or handed to the pool but not yet acknowledged by a child.
-        return {"found": True, "starting": True, "pid": None}
+        return TaskReply(found=True, starting=True)
     if pid is not None and worker_pid != pid:
-        return {"found": False, "mismatch": worker_pid}
+        return TaskReply(found=False, mismatch=worker_pid)
     if _is_pool_child(worker_pid) and not _live_children(worker_pid):
         # The pool child supervises its run as a child process: with none, the run is over
         # and the pool child is only recording how it ended (maybe through a database
         # outage). Not a run to kill.
-        return {"found": False, "ended": True, "pid": worker_pid}
-    return {"found": True, "pid": worker_pid, "alive": _pid_alive(worker_pid)}
+        return TaskReply(found=False, ended=True, pid=worker_pid)
+    return TaskReply(found=True, pid=worker_pid, alive=_pid_alive(worker_pid))
 
 
 @inspect_command(args=[("task_id", str), ("pid", int)])
 def djprocess_status(
     state: Any, task_id: str, pid: int | None = None, deadline: float | None = None, **kwargs: Any
 ) -> dict[str, Any]:
-    """Report whether ``task_id`` runs here: ``{"found": bool, "pid": int, "alive": bool}``."""
+    """Report whether ``task_id`` runs here: a :class:`TaskReply` (``found``, ``pid``,
+    ``alive``...) in its wire form."""
     if deadline is not None and time.time() > deadline:
-        return {"stale": True}
-    return _describe(task_id, pid)
+        return TaskReply(stale=True).to_reply()
+    return _describe(task_id, pid).to_reply()
 
 
 @control_command(args=[("task_id", str), ("signal_name", str), ("pid", int)])
@@ -125,14 +126,15 @@ def djprocess_signal(
     deadline: float | None = None,
     **kwargs: Any,
 ) -> dict[str, Any]:
-    """Send ``signal_name`` to the pool child running ``task_id`` (and its tree)."""
+    """Send ``signal_name`` to the pool child running ``task_id`` (and its tree); returns a
+    :class:`TaskReply` in its wire form."""
     if deadline is not None and time.time() > deadline:
-        return {"stale": True}
+        return TaskReply(stale=True).to_reply()
     signum = signals.Signals[signal_name]
     found = _describe(task_id, pid)
-    if not found.get("found") or found.get("pid") is None:
-        return found
-    child = found["pid"]
+    if not found.found or found.pid is None:
+        return found.to_reply()
+    child = found.pid
     descendants: list[psutil.Process] = []
     if tree:
         with contextlib.suppress(psutil.NoSuchProcess):
@@ -140,7 +142,7 @@ def djprocess_signal(
     if not _is_pool_child(child):
         # threads/solo pools run tasks in this very process: nothing can be signalled.
         pool = type(state.consumer.pool).__module__
-        return {"found": True, "known": True, "pid": child, "unsupported": pool}
+        return TaskReply(found=True, known=True, pid=child, unsupported=pool).to_reply()
     if signum == signals.SIGKILL:
         # Marks the job as terminated so the pool reports it as revoked.
         state.consumer.pool.terminate_job(child, signum)
@@ -151,10 +153,6 @@ def djprocess_signal(
     for process in descendants:
         with contextlib.suppress(psutil.NoSuchProcess):
             process.send_signal(signum)
-    return {
-        "found": True,
-        "known": True,
-        "pid": child,
-        "signalled": signal_name,
-        "tree": len(descendants),
-    }
+    return TaskReply(
+        found=True, known=True, pid=child, signalled=signal_name, tree=len(descendants)
+    ).to_reply()

@@ -54,3 +54,12 @@ def test_a_plain_not_found_reply_is_gone(monkeypatch: pytest.MonkeyPatch) -> Non
     result = CeleryWorkerBackend().kill("t-1", hostname="w1@host", pid=7)
     assert (result.found, result.gone) == (False, True)
     assert sent == ["djprocess_signal"]
+
+
+def test_a_malformed_reply_is_an_error_not_a_finished_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from djprocess_celery.backend import CeleryWorkerBackend
+
+    replying(monkeypatch, {"found": "maybe", "known": True})
+    with pytest.raises(KillControlError, match="reply key 'found' has a bad value 'maybe'"):
+        CeleryWorkerBackend().kill("t-1", hostname="w1@host", pid=7)
+    assert CeleryWorkerBackend().probe("t-1", hostname="w1@host") is Liveness.UNREACHABLE
