@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import models, router, transaction
+from django.db import connections, models, router, transaction
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations import RenameField
 from django.db.migrations.operations.base import Operation
@@ -208,9 +208,11 @@ class CompleteUpgradeFrom001(_DataOperation):
     def _save_counters(
         counter_model: type[models.Model], batch: list[models.Model], alias: str
     ) -> None:
+        # MySQL/MariaDB's upsert (ON DUPLICATE KEY UPDATE) takes no conflict target.
+        target = connections[alias].features.supports_update_conflicts_with_target
         counter_model._base_manager.using(alias).bulk_create(
             batch,
             update_conflicts=True,
-            unique_fields=["model", "object_id"],
+            unique_fields=["model", "object_id"] if target else None,
             update_fields=["value"],
         )

@@ -1,5 +1,8 @@
 """System checks of the log models (ids ``djprocess.W…``), registered with the model checks.
 
+``djprocess.W002``: the log writer is tested on PostgreSQL and SQLite only (see
+:doc:`/reference/checks`).
+
 A log model's foreign key to its process gets an index of its own by default, which the
 unique ``(process, sequence)`` constraint of :class:`~djprocess.models.BaseProcessLog`
 already covers (its first column is the process): every query djprocess makes, and the
@@ -15,7 +18,10 @@ from typing import Any
 
 from django.apps import AppConfig, apps
 from django.core.checks import CheckMessage, Warning
-from django.db import models
+from django.db import connections, models, router
+
+#: ``connection.vendor`` of the databases the log writer is tested on.
+TESTED_VENDORS = frozenset({"postgresql", "sqlite"})
 
 
 def redundant_fk_indexes(log_model: type[models.Model]) -> list[str]:
@@ -42,7 +48,8 @@ def redundant_fk_indexes(log_model: type[models.Model]) -> list[str]:
 def check_log_models(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
-    """``djprocess.W001`` for each log model whose process foreign key has its own index."""
+    """``djprocess.W001`` for each log model whose process foreign key has its own index,
+    ``djprocess.W002`` for each whose database is neither PostgreSQL nor SQLite."""
     from djprocess.models import BaseProcessLog
 
     configs = app_configs if app_configs is not None else apps.get_app_configs()
@@ -60,6 +67,20 @@ def check_log_models(
                         hint=f"Add db_index=False to the {name} ForeignKey and run makemigrations.",
                         obj=model,
                         id="djprocess.W001",
+                    )
+                )
+            vendor = connections[router.db_for_write(model)].vendor
+            if vendor not in TESTED_VENDORS:
+                warnings.append(
+                    Warning(
+                        f"{model._meta.label} is written on a {vendor} database: djprocess's "
+                        "log writer is tested on PostgreSQL and SQLite only. Lines logged "
+                        "inside transaction.atomic() are then visible to other connections "
+                        "only at commit, and logging from threads and forked children is "
+                        "not known to work.",
+                        hint="Use PostgreSQL (or SQLite) for the process and log models.",
+                        obj=model,
+                        id="djprocess.W002",
                     )
                 )
     return warnings

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 from django.core import checks
-from django.db import models
+from django.db import connections, models
 from django.test.utils import isolate_apps
 
 from djprocess.logs.checks import check_log_models, redundant_fk_indexes
@@ -39,3 +40,14 @@ def test_the_example_log_model_passes_and_the_check_is_registered() -> None:
     assert redundant_fk_indexes(ExampleProcessLog) == []
     assert check_log_models() == []
     assert check_log_models in checks.registry.registry.get_checks(include_deployment_checks=False)
+
+
+def test_a_log_model_on_an_untested_database_is_warned_about(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The vendor is all the check reads: a connection that says it is MySQL.
+    monkeypatch.setattr(connections["default"], "vendor", "mysql")
+    found = [m for m in check_log_models() if m.id == "djprocess.W002"]
+    assert [m.obj for m in found] == [ExampleProcessLog]
+    assert "written on a mysql database" in found[0].msg
+    assert found[0].level == checks.WARNING
