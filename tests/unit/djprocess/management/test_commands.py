@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import os
+import select
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -270,3 +272,37 @@ def test_tail_stops_following_at_its_timeout_and_clears_its_bar(
     assert "[" + "?" * djprocess_tail.BAR_WIDTH + "]" in text
     # The bar is cleared before the last line, which says the run has not ended.
     assert text.endswith(f"\r\x1b[K{LABEL} {process.pk}: pending\n")
+
+
+def _supervise(*args: str) -> subprocess.Popen[str]:
+    # The whole environment: coverage measures the command through it too.
+    env = {**os.environ, **_command_line_env(), "PATH": os.environ.get("PATH", "")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "django", "djprocess_supervise", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_supervise_runs_the_sweeper_until_sigterm() -> None:
+    command = _supervise()
+    assert command.stdout is not None
+    ready, _, _ = select.select([command.stdout], [], [], 60)
+    assert ready, "djprocess_supervise did not say it runs"
+    assert command.stdout.readline().startswith("djprocess sweeper running every ")
+
+    command.send_signal(signal.SIGTERM)
+    out, _ = command.communicate(timeout=60)
+
+    assert command.returncode == 0
+    assert out.strip() == "djprocess sweeper stopped"
+
+
+def test_supervise_once_exits_1_when_the_database_cannot_be_read() -> None:
+    # The command's own process has an empty in-memory database: no tables to read.
+    command = _supervise("--once")
+    _, err = command.communicate(timeout=60)
+    assert command.returncode == 1
+    assert "cannot read the processes: no such table" in err
