@@ -104,23 +104,3 @@ def stopped(process: BaseProcess) -> None:
 
     process.refresh_from_db(fields=["status", "stopped_by", "termination", "stop_signal"])
     send_stopped(process)
-
-
-def record_stop(process: BaseProcess, **values: Any) -> bool:
-    """Write how a stop went (``finished_at``, ``stop_signal``, ``termination``…) only while
-    that stop is open: the row is still in the transition the instance last saw (same
-    ``status`` and ``status_changed``) and not finished yet. So a stop that completes late
-    never writes onto a run that started since (a re-run), and of two killers confirming the
-    same stop only the first records it. Returns True if written; the instance is updated
-    only then."""
-    rows = type(process)._base_manager.filter(
-        pk=process.pk,
-        status=process.status,
-        status_changed=process.status_changed,
-        finished_at__isnull=True,
-    )
-    written = rows.update(**values) == 1
-    if written:
-        for name, value in values.items():
-            setattr(process, name, value)
-    return written

@@ -11,7 +11,7 @@ guarantees hold as for a first run:
   :class:`~djprocess.exceptions.ProcessNotStartable` and dispatches nothing;
 * a process whose stop is still in progress (``cancelled``/``timed_out``, no
   ``finished_at`` yet) is refused, and a stop that completes late records its outcome only
-  while the row is still in that stop (:func:`djprocess._transitions.record_stop`): a kill
+  while the row is still in that stop (:func:`djprocess._transitions.finish`): a kill
   meant for the previous run is never recorded against the new one;
 * ``attempts`` still counts the runs (a worker's claim increments it), and the log
   continues in sequence, with a marker line ``"attempt N: ..."`` before each new run.

@@ -59,3 +59,14 @@ def test_lines_of_a_deleted_process_are_dropped() -> None:
     output.close()
     assert output.dropped == 1
     assert output.written == 0
+
+
+def test_progress_and_lines_after_the_process_was_deleted_are_dropped() -> None:
+    process = ExampleProcess.objects.create(kind="quiet")
+    output = RunOutput(process)
+    ExampleProcess.objects.filter(pk=process.pk).delete()
+    output.feed_report(encode({"progress": [1, 2]}))
+    output.feed_report(encode({"log": [{"message": "a"}, {"message": "b"}]}))
+    output.output_feeder("INFO")(b"c\n")
+    output.close()
+    assert (output.written, output.dropped) == (0, 3)
