@@ -25,6 +25,7 @@ import argparse
 import os
 import signal
 import sys
+import traceback
 from typing import Any
 
 __all__ = ["main"]
@@ -56,6 +57,20 @@ def _load(label: str, pk: str, relay_mode: bool) -> Any:
     return model._base_manager.get(pk=pk)
 
 
+def _relay_failure(exc: BaseException) -> None:
+    """Print why the run could not start and wait until it is relayed: an interpreter that
+    exits at once would lose what its relay threads have not sent yet."""
+    from djprocess.run import relay
+
+    if isinstance(exc, SystemExit) and isinstance(exc.code, str):
+        print(exc.code, file=sys.stderr)
+    elif not isinstance(exc, SystemExit):
+        traceback.print_exception(exc, file=sys.stderr)
+    sys.stderr.flush()
+    if relay.active is not None:
+        relay.active.drain()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the process named on the command line; see the module docstring. Exits."""
     # A native run starts with SIGTERM blocked (inherited); a sandbox's init does not:
@@ -74,10 +89,16 @@ def main(argv: list[str] | None = None) -> None:
         relay.active.capture_output()
         sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
         sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
-    import django
+    try:
+        import django
 
-    django.setup()
-    process = _load(args.label, args.pk, args.relay)
+        django.setup()
+        process = _load(args.label, args.pk, args.relay)
+    except BaseException as exc:
+        if not args.relay:
+            raise
+        _relay_failure(exc)
+        raise SystemExit(1) from None
     if report_fd is None:
         final = process.execute()
         raise SystemExit(0 if final == "succeeded" else 1)

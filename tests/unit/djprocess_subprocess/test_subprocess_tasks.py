@@ -1,5 +1,6 @@
 """``djprocess_subprocess.tasks``: the task names djprocess 0.0.1's subprocess backend queued
-still run after the upgrade (eager Celery: the task bodies run here)."""
+still run after the upgrade (eager Celery: the task bodies run here). Celery is imported
+inside the tests, so that ``nox -s nocelery`` can collect the module."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from celery import current_app
 from unit_helpers import messages, set_running
 
 from djprocess import status
@@ -23,6 +23,8 @@ LABEL = "djprocess_example.exampleprocess"
 @pytest.fixture(autouse=True)
 def worker_tasks(db: None) -> None:
     """Import the installed apps' tasks modules, as a worker does when it starts."""
+    from celery import current_app
+
     current_app.loader.import_default_modules()
 
 
@@ -33,6 +35,8 @@ def test_a_0_0_1_run_message_runs_the_process(
     # Dispatched, as start() leaves it: the message carries the task id start() recorded.
     assert compare_and_set(process, [status.PENDING], **dispatch_values(process))
     task_id = ExampleProcess.objects.get(pk=process.pk).process_task_id
+    from celery import current_app
+
     run = current_app.tasks["djprocess_subprocess.run_process"]
 
     assert run.apply(args=(LABEL, process.pk), task_id=task_id).get() == status.SUCCEEDED
@@ -48,6 +52,8 @@ def test_a_0_0_1_watchdog_message_checks_the_process(
 ) -> None:
     process = make_process(timeout=timedelta(seconds=1))
     set_running(process, started_ago=timedelta(seconds=10))
+    from celery import current_app
+
     watchdog = current_app.tasks["djprocess_subprocess.watchdog_process"]
     # Eager mode never kills (as djprocess.watchdog): the check is skipped.
     assert watchdog.apply(args=(LABEL, process.pk)).get() == "skipped_eager"
