@@ -22,8 +22,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.celery]
 
 #: Seconds for a worker to take a task and start the run (a sandbox takes longer).
 PICKUP = 10.0
-#: Timeout of the runs that overrun: long enough for a sandbox to start and reach run().
+#: Timeout of the runs that overrun: long enough for the worker to reach run().
 RUN_TIMEOUT = 5.0
+#: ... and for a sandbox to start first (``runsc`` takes seconds on a loaded machine; with
+#: 5 s a SIGTERM once arrived before run() began, so no ``finally`` ran: CI, stop 18).
+SANDBOX_RUN_TIMEOUT = 20.0
 
 
 def launch(kind: str, seconds: float = 1.0, timeout: float | None = None, **fields: Any) -> Any:
@@ -32,6 +35,19 @@ def launch(kind: str, seconds: float = 1.0, timeout: float | None = None, **fiel
         process.timeout = timedelta(seconds=timeout)
     process.start()
     return process
+
+
+def run_timeout(bc: BackendCluster) -> float:
+    return SANDBOX_RUN_TIMEOUT if bc.name == "gvisor" else RUN_TIMEOUT
+
+
+def reached_run(process: Any, message: str, bc: BackendCluster) -> None:
+    """Wait for the run to log ``message`` from inside run(), before its timeout."""
+    wait_for(
+        lambda: any(m.startswith(message) for m in log_messages(process)),
+        run_timeout(bc),
+        f"the run to log {message!r} before its timeout",
+    )
 
 
 def stop_time(bc: BackendCluster) -> float:
@@ -75,8 +91,9 @@ def test_a_run_fails_with_its_traceback(bc: BackendCluster) -> None:
 
 def test_timeout_with_sigterm_obeyed(bc: BackendCluster) -> None:
     needs(bc, "supports_timeout")
-    process = wait_running(launch("sleep", seconds=60, timeout=RUN_TIMEOUT), PICKUP)
-    process = wait_finished(process, RUN_TIMEOUT + stop_time(bc))
+    process = wait_running(launch("sleep", seconds=60, timeout=run_timeout(bc)), PICKUP)
+    reached_run(process, "sleeping 60.0s", bc)
+    process = wait_finished(process, run_timeout(bc) + stop_time(bc))
     assert process.status == "timed_out"
     assert process.termination == f"exited after SIGTERM 1/{bc.cluster.retries}"
     assert "finally block ran" in log_messages(process)
@@ -84,8 +101,9 @@ def test_timeout_with_sigterm_obeyed(bc: BackendCluster) -> None:
 
 def test_timeout_with_sigterm_ignored(bc: BackendCluster) -> None:
     needs(bc, "supports_timeout")
-    process = wait_running(launch("ignore_term", seconds=60, timeout=RUN_TIMEOUT), PICKUP)
-    process = wait_finished(process, RUN_TIMEOUT + stop_time(bc))
+    process = wait_running(launch("ignore_term", seconds=60, timeout=run_timeout(bc)), PICKUP)
+    reached_run(process, "ignoring SIGTERM", bc)
+    process = wait_finished(process, run_timeout(bc) + stop_time(bc))
     assert any(m.startswith("ignoring SIGTERM") for m in log_messages(process))
     assert process.status == "timed_out"
     assert process.stop_signal == "SIGKILL"
@@ -134,7 +152,7 @@ def _sleeps(seconds: int) -> list[psutil.Process]:
 def test_nothing_the_run_started_is_left_alive(bc: BackendCluster, how: str) -> None:
     needs(bc, "supports_stopping_descendants")
     seconds = 307 if how == "timeout" else 311
-    timeout = RUN_TIMEOUT if how == "timeout" else None
+    timeout = run_timeout(bc) if how == "timeout" else None
     process = wait_running(launch("shell_sleep", seconds=seconds, timeout=timeout), PICKUP)
     wait_for(lambda: any("running: sleep" in m for m in log_messages(process)), PICKUP, "the shell")
     if how == "cancel":
