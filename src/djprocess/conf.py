@@ -36,6 +36,7 @@ __all__ = [
     "Setting",
     "Settings",
     "Validator",
+    "constructs_backend",
     "declare",
     "declared",
     "dotted_path",
@@ -172,6 +173,9 @@ class Setting[T]:
     setting, what is wanted and the value (``repr``), and whose hint is ``hint`` (default:
     ``Set NAME = <default>.``). Without a validator the setting has no check of its own.
     ``requires``: what the backend must support for the setting to be read (``E018``).
+    ``constructs_backend``: a backend instance is made from the setting's value, so
+    :func:`djprocess.backends.get_backend` makes its instances again when it changes
+    (``override_settings``); settings read at each use leave it ``False``.
 
     As a class attribute it is a descriptor: ``instance.NAME`` reads the value, and
     ``Class.NAME`` is the declaration itself.
@@ -184,6 +188,7 @@ class Setting[T]:
     check_id: str | None = None
     hint: str | None = None
     requires: tuple[Requirement, ...] = ()
+    constructs_backend: bool = False
 
     def __post_init__(self) -> None:
         if (self.validator is None) != (self.check_id is None):
@@ -263,6 +268,14 @@ def declared() -> list[Setting[Any]]:
     return list(_declared.values())
 
 
+def constructs_backend(name: str) -> bool:
+    """Whether ``name`` is a declared setting that backend instances are made from
+    (:attr:`Setting.constructs_backend`). Only settings declared so far count: a backend
+    made from a setting has imported the module that declares it."""
+    known = _declared.get(name)
+    return known is not None and known.constructs_backend
+
+
 def settings_checks() -> list[SettingsCheck]:
     """The checks over several settings given to :func:`declare`."""
     _load_plugins()
@@ -322,7 +335,7 @@ class Settings:
     #: Keyword arguments the worker backend class is made with
     #: (``DJPROCESS_WORKER_BACKEND_OPTIONS``); anything but a dict reads as ``{}``.
     WORKER_BACKEND_OPTIONS: Setting[dict[str, Any]] = Setting(
-        "DJPROCESS_WORKER_BACKEND_OPTIONS", {}, _options
+        "DJPROCESS_WORKER_BACKEND_OPTIONS", {}, _options, constructs_backend=True
     )
     #: Largest ``per_page`` accepted by ``paginate_logs()`` (``DJPROCESS_LOG_MAX_PER_PAGE``).
     LOG_MAX_PER_PAGE = Setting(

@@ -33,7 +33,14 @@ from djprocess.conf import settings
 from djprocess.run import relay, runner
 from djprocess.validators import is_integer, validate_timeout_value
 
-__all__ = ["DEFAULT_TIMEOUT", "MANAGED_FIELDS", "BaseProcess", "BaseProcessLog", "LogCounter"]
+__all__ = [
+    "DEFAULT_PROCESS_TIMEOUT",
+    "DEFAULT_TIMEOUT",
+    "MANAGED_FIELDS",
+    "BaseProcess",
+    "BaseProcessLog",
+    "LogCounter",
+]
 
 #: Fields only djprocess writes (through compare-and-set). ``save()`` on an
 #: existing row never writes them, so a stale instance cannot undo a transition.
@@ -63,7 +70,10 @@ MANAGED_FIELDS = frozenset(
     }
 )
 
+#: The default of :attr:`BaseProcess.timeout` (a :class:`~datetime.timedelta`, 20 minutes).
 DEFAULT_TIMEOUT = timedelta(minutes=20)
+#: djprocess 0.0.1's name for :data:`DEFAULT_TIMEOUT`, kept for its importers.
+DEFAULT_PROCESS_TIMEOUT = DEFAULT_TIMEOUT
 
 
 class BaseProcess(LegacyMarkMethods, TimeStampedModel, StatusModel):

@@ -31,7 +31,7 @@ from djprocess.supervision import supervisor
 
 logger = logging.getLogger("djprocess_celery.tasks")
 
-__all__ = ["run_process", "watchdog"]
+__all__ = ["run_process", "watchdog", "watchdog_process"]
 
 #: Longest pause between two tries of a task that met a database outage (seconds).
 RETRY_MAX_SECONDS = 30.0
@@ -105,6 +105,13 @@ def run_process_body(self: Any, label: str, pk: Any) -> str:
 def watchdog(self: Any, label: str, pk: Any) -> str:
     """Check the process ``label``/``pk`` once (see :func:`djprocess.supervision.supervisor.check`).
     Returns the outcome."""
+    return watchdog_body(self, label, pk)
+
+
+@shared_task(name="djprocess.watchdog_process", bind=True, ignore_result=True)
+def watchdog_process(self: Any, label: str, pk: Any) -> str:
+    """djprocess 0.0.1's name for ``djprocess.watchdog``, kept for its messages still in the
+    supervisor queue after the upgrade (0.1.0 sends only ``djprocess.watchdog``)."""
     return watchdog_body(self, label, pk)
 
 

@@ -2,9 +2,11 @@
 time; and what they need of the backend (:data:`NEEDS_SANDBOX`).
 
 Importing this module declares them (the ``djprocess.settings`` entry point imports it).
-:func:`runsc_path`, :func:`runsc_root` and :func:`network_mode` are the names djprocess
-0.0.1 had here. Their values are checked by the executor's own ``check()``
-(``djprocess_gvisor.E001``...), which runs only when it is the configured executor.
+:func:`runsc_path`, :func:`runsc_root`, :func:`network_mode`, :func:`kill_term_retries` and
+:func:`kill_term_wait_seconds` are the names djprocess 0.0.1 had here (the last two read the
+core's kill settings, which the sandbox's kill escalation follows). Their values are checked
+by the executor's own ``check()`` (``djprocess_gvisor.E001``...), which runs only when it is
+the configured executor.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from djprocess.conf import Requirement, Setting, declare
-from djprocess_subprocess.conf import NEEDS_EXECUTOR
+from djprocess_subprocess.conf import NEEDS_EXECUTOR, kill_term_retries, kill_term_wait_seconds
 
 __all__ = [
     "GVISOR_MOUNTS",
@@ -21,6 +23,8 @@ __all__ = [
     "GVISOR_RUNSC_PATH",
     "GVISOR_RUNSC_ROOT",
     "NEEDS_SANDBOX",
+    "kill_term_retries",
+    "kill_term_wait_seconds",
     "mounts",
     "network_mode",
     "runsc_flags",

@@ -11,7 +11,7 @@ from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
 from djprocess.backends.base import BaseWorkerBackend, KillResult, Liveness
-from djprocess.conf import settings
+from djprocess.conf import constructs_backend, settings
 
 __all__ = ["BaseWorkerBackend", "KillResult", "Liveness", "get_backend"]
 
@@ -31,8 +31,8 @@ def _load(path: str, options: str) -> BaseWorkerBackend:
 def get_backend() -> BaseWorkerBackend:
     """Return the backend named by ``DJPROCESS_WORKER_BACKEND``, made with
     ``DJPROCESS_WORKER_BACKEND_OPTIONS`` as keyword arguments (one instance per path and
-    options; made again when a setting it is made from changes, see
-    :data:`CONSTRUCTION_SETTINGS`).
+    options; made again when a setting declared with ``constructs_backend=True`` changes,
+    see :class:`djprocess.conf.Setting`).
 
     Raises :class:`ImportError` or :class:`TypeError` for a bad path or options; the
     system checks ``djprocess.E006``/``E007``/``E017`` report the same at startup.
@@ -45,15 +45,11 @@ def _options_key(options: dict[str, Any]) -> str:
     return json.dumps(options, sort_keys=True, default=repr)
 
 
-#: Settings a backend instance may be made from (beyond its path and options, which key
-#: the cache): when one changes, instances are made again.
-CONSTRUCTION_SETTINGS = ("DJPROCESS_WORKER_BACKEND_OPTIONS", "DJPROCESS_SUBPROCESS_EXECUTOR")
-
-
 @receiver(setting_changed)
 def _forget_backends(setting: str = "", **kwargs: Any) -> None:
     """A changed setting that backends are made from (``override_settings``) gives new
     backend instances; switching ``DJPROCESS_WORKER_BACKEND`` back and forth keeps one
     instance per path."""
-    if setting in CONSTRUCTION_SETTINGS or setting.startswith("DJPROCESS_GVISOR_"):
+    # Each backend package declares its own such settings: the core names none of theirs.
+    if constructs_backend(setting):
         _load.cache_clear()

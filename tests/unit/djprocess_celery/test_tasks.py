@@ -146,3 +146,18 @@ def test_library_log_lines_are_captured(
         process = make_process("succeed", lines=1)
         process.start()
     assert "a library logger speaking from inside run()" in messages(process)
+
+
+def test_a_0_0_1_watchdog_message_checks_the_process(make_process: MakeProcess) -> None:
+    """0.0.1 queued ``djprocess.watchdog_process`` with a countdown of the timeout: such a
+    message, left in the supervisor queue across the upgrade, is still a registered task."""
+    from celery import current_app
+
+    process = make_process(timeout=timedelta(seconds=1))
+    set_running(process, started_ago=timedelta(seconds=10))
+    label = process._meta.label
+    watchdog = current_app.tasks["djprocess.watchdog_process"]
+    # Eager mode never kills (as djprocess.watchdog): the check is skipped.
+    assert watchdog.apply(args=(label, process.pk)).get() == "skipped_eager"
+    assert ExampleProcess.objects.get(pk=process.pk).status == status.RUNNING
+    assert watchdog.apply(args=(label, 999_999)).get() == "missing"

@@ -115,3 +115,19 @@ def test_kill_result_is_frozen_and_keyword_only() -> None:
         result.gone = False  # type: ignore[misc]
     with pytest.raises(TypeError):
         KillResult(True, True)  # type: ignore[call-arg]
+
+
+def test_a_setting_the_backend_is_made_from_makes_it_again() -> None:
+    # DJPROCESS_WORKER_BACKEND_OPTIONS is declared with constructs_backend=True.
+    with override_settings(DJPROCESS_WORKER_BACKEND=PATH):
+        first = get_backend()
+        with override_settings(DJPROCESS_WORKER_BACKEND_OPTIONS={}):
+            assert get_backend() is not first
+
+
+def test_a_setting_read_at_each_use_keeps_the_backend() -> None:
+    # DJPROCESS_KILL_TERM_RETRIES is read when a kill escalates, not when a backend is made.
+    with override_settings(DJPROCESS_WORKER_BACKEND=PATH):
+        first = get_backend()
+        with override_settings(DJPROCESS_KILL_TERM_RETRIES=1):
+            assert get_backend() is first
