@@ -89,7 +89,12 @@ def run_server(
         Worker("processes", 2, env, state / "worker-processes.log"),
         Worker("supervisor", 1, env, state / "worker-supervisor.log"),
     ]
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    # SIGINT too: started in the background of a script, a process inherits SIGINT ignored,
+    # and Python then never raises KeyboardInterrupt for it (Ctrl-C would do nothing).
+    previous = {
+        signum: signal.signal(signum, _raise_interrupt)
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         for worker in workers:
             worker.start()
@@ -107,7 +112,8 @@ def run_server(
         print(f"runserver: cannot serve on {host}:{port}: {exc}", file=sys.stderr)
         return 1
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         for worker in workers:
             with contextlib.suppress(Exception):
                 worker.stop(timeout=10)

@@ -118,8 +118,11 @@ def server(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterato
     port = _free_port()
     log_path = artifacts / "runserver.log"
     log = log_path.open("w")
+    # Started with SIGINT ignored, as a script's background job starts it (bash's `cmd &`
+    # without job control): runserver must stop on Ctrl-C all the same.
     popen = subprocess.Popen(
-        [sys.executable, "-m", "djprocess_example", "runserver", f"127.0.0.1:{port}",
+        ["bash", "-c", "trap '' INT; exec \"$@\"", "runserver",
+         sys.executable, "-m", "djprocess_example", "runserver", f"127.0.0.1:{port}",
          "--state-dir", str(state)],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -142,6 +145,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterato
             code = popen.wait(60)
         except subprocess.TimeoutExpired:
             os.killpg(popen.pid, signal.SIGKILL)
+            popen.wait(10)  # reaped: no "still running" warning fails the next test
             pytest.fail("runserver did not stop within 60 s of Ctrl-C", pytrace=False)
         finally:
             log.close()
