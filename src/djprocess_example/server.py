@@ -112,8 +112,8 @@ def run_server(
         print(f"runserver: cannot serve on {host}:{port}: {exc}", file=sys.stderr)
         return 1
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for signum, old in previous.items():
+            signal.signal(signum, old)
         for worker in workers:
             with contextlib.suppress(Exception):
                 worker.stop(timeout=10)
