@@ -90,15 +90,19 @@ PG_SETTINGS = "djprocess_test_settings.postgres"
 PG_PATHS = (
     "tests/property",
     "tests/unit/djprocess/logs/test_lines.py",
+    "tests/unit/djprocess/logs/test_capture_loggers.py",
+    "tests/unit/djprocess/management/commands/test_djprocess_purge.py",
     "tests/unit/djprocess/logs/test_store_rollback.py",
     "tests/unit/djprocess/test_rerun.py",
     "tests/unit/djprocess/test_rerun_races.py",
     "tests/unit/djprocess/test_signals.py",
     "tests/unit/djprocess/test_compat.py",
     "tests/unit/djprocess/test_testing.py",
-    "tests/unit/djprocess/logs/test_proxy_models.py",
+    "tests/unit/djprocess/logs/test_sql_proxy_models.py",
     "tests/unit/djprocess/logs/test_store_sources.py",
-    "tests/unit/djprocess/logs/test_pgbouncer.py",
+    "tests/unit/djprocess/logs/test_uninterrupted.py",
+    "tests/unit/djprocess/logs/test_connections.py",
+    "tests/unit/djprocess/logs/test_connections_pgbouncer.py",
     "tests/unit/djprocess/test_django.py",
 )
 

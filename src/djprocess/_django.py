@@ -2,7 +2,7 @@
 
 Django has no public API for what the log writer needs to know about a connection: which
 transaction is current, what waits for its commit, which blocks are the caller's. Every such
-read or write goes through this module; ``tests/unit/djprocess/test__django.py`` pins each
+read or write goes through this module; ``tests/unit/djprocess/test_django.py`` pins each
 assumption and fails the day a Django release changes one.
 
 * **The current transaction** is the identity of ``connection.run_on_commit``: Django replaces

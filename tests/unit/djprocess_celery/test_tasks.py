@@ -110,25 +110,6 @@ def test_a_cancel_in_eager_mode_before_the_run(make_process: MakeProcess) -> Non
     assert process.status == status.CANCELLED
 
 
-def test_worker_lost_receiver_marks_a_running_process_failed(make_process: MakeProcess) -> None:
-    from celery.exceptions import WorkerLostError
-
-    from djprocess_celery.receivers import on_process_task_failure
-    from djprocess_celery.tasks import run_process
-
-    process = make_process()
-    set_running(process)
-    on_process_task_failure(
-        sender=run_process,
-        task_id="t",
-        exception=WorkerLostError("Worker exited prematurely: signal 9 (SIGKILL)."),
-        args=[LABEL, process.pk],
-    )
-    process.refresh_from_db()
-    assert process.status == status.FAILED
-    assert process.termination.startswith("worker lost: WorkerLostError: Worker exited")
-
-
 def test_timestamps_are_in_order(make_process: MakeProcess) -> None:
     before = timezone.now()
     process = make_process()

@@ -128,16 +128,3 @@ def test_a_duplicate_process_task_does_not_run_twice(make_process: MakeProcess) 
     process.start()
     assert apply("run_process", LABEL, process.pk) == status.SUCCEEDED
     assert ExampleProcess.objects.get(pk=process.pk).attempts == 1
-
-
-def test_the_failure_receiver_ignores_unknown_processes(
-    db: None, caplog: pytest.LogCaptureFixture
-) -> None:
-    from djprocess_celery.receivers import on_process_task_failure
-    from djprocess_celery.tasks import run_process
-
-    with caplog.at_level(logging.WARNING, logger="djprocess_celery.receivers"):
-        on_process_task_failure(sender=run_process, task_id="t1", args=["auth.user", 1])
-        on_process_task_failure(sender=run_process, task_id="t2", args=[LABEL, 999_999])
-    assert "task t1 failed for unknown process model 'auth.user'" in caplog.text
-    assert f"task t2 failed for process {LABEL} pk=999999, now deleted" in caplog.text

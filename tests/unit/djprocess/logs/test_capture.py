@@ -1,6 +1,7 @@
 """``djprocess.logs.capture``: records logged during a run become its log lines.
 
-(Which loggers are captured, at which level, and from which threads: ``test_lines.py``.)
+(Which loggers are captured, at which level, and from which threads:
+``test_capture_loggers.py``.)
 """
 
 from __future__ import annotations

@@ -1,29 +1,23 @@
 """Log writing and reading: sequences, batch API, bounded pagination, cursor, progress,
-logging capture, retention. Runs on SQLite (default) and PostgreSQL
-(``--ds=djprocess_test_settings.postgres``)."""
+retention. Runs on SQLite (default) and PostgreSQL (``--ds=djprocess_test_settings.postgres``).
+(Logging capture: ``test_capture_loggers.py``; ``djprocess_purge``:
+``management/commands/test_djprocess_purge.py``.)"""
 
 from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db import connection
-from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from djprocess import status
 from djprocess._transitions import compare_and_set
 from djprocess.logs import LogEntry
-from djprocess.logs import capture as logcapture
 from djprocess.models import LogCounter
 from djprocess_example.models import ExampleProcess, ExampleProcessLog
 
@@ -209,93 +203,6 @@ def test_bad_progress_is_refused(make: Make, current: Any, total: Any) -> None:
         make().set_progress(current, total)
 
 
-# -- logging capture --------------------------------------------------------------------------
-
-
-def test_records_inside_run_are_captured_with_their_level(make: Make) -> None:
-    library = logging.getLogger("some.library")
-    process, other = make(), make()
-    with logcapture.capture(process):
-        library.warning("disk %s full", "/tmp")
-        library.debug("too chatty")  # below DJPROCESS_LOG_CAPTURE_LEVEL
-        logging.getLogger("djprocess.run.runner").warning("ours: not repeated")
-        with logcapture.capture(other):
-            library.error("for the other one")
-    library.warning("outside any run")
-    lines = [(line.level, line.message, line.extra) for line in process.logs.all()]
-    assert lines == [("WARNING", "disk /tmp full", {"logger": "some.library"})]
-    assert [line.message for line in other.logs.all()] == ["for the other one"]
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        "djprocess",
-        "djprocess.logs",
-        "djprocess_celery",
-        "djprocess_celery.tasks",
-        "djprocess_celery.backend",
-        "celery",
-        "celery.worker.strategy",
-        "celery.app.trace",
-        "kombu.connection",
-        "amqp.connection",
-        "billiard.pool",
-        "django.db.backends",
-    ],
-)
-def test_djprocess_and_worker_internals_are_not_captured(make: Make, name: str) -> None:
-    process = make()
-    with logcapture.capture(process):
-        logging.getLogger(name).error("internal")
-    assert process.log_count() == 0
-
-
-@pytest.mark.parametrize("name", ["djprocess_example.work", "celeryish", "kombucha.brew", "app"])
-def test_loggers_that_only_look_alike_are_captured(make: Make, name: str) -> None:
-    process = make()
-    with logcapture.capture(process):
-        logging.getLogger(name).error("user code")
-    assert [line.message for line in process.logs.all()] == ["user code"]
-
-
-def test_capture_level_setting(make: Make) -> None:
-    process = make()
-    logger = logging.getLogger("some.library")
-    with override_settings(DJPROCESS_LOG_CAPTURE_LEVEL="ERROR"), logcapture.capture(process):
-        logger.warning("dropped")
-        logger.error("kept")
-    assert [line.message for line in process.logs.all()] == ["kept"]
-
-
-def test_threads_are_captured_only_with_propagate(transactional_db: None) -> None:
-    # Committed rows: a thread has its own connection.
-    process = ExampleProcess.objects.create()
-    logger = logging.getLogger("some.library")
-
-    def work(text: str) -> None:
-        try:
-            logger.warning(text)
-        finally:
-            connection.close()
-
-    with logcapture.capture(process):
-        plain = threading.Thread(target=work, args=("plain thread",))
-        wrapped = threading.Thread(target=logcapture.propagate(work), args=("propagated",))
-        for thread in (plain, wrapped):
-            thread.start()
-            thread.join()
-    assert [line.message for line in process.logs.all()] == ["propagated"]
-
-
-def test_run_captures_library_logger(make: Make) -> None:
-    process = make(kind="succeed", lines=1)
-    assert process.execute() == status.SUCCEEDED
-    messages = list(process.logs.values_list("message", flat=True))
-    assert "a library logger speaking from inside run()" in messages
-    assert sequences(process) == list(range(1, len(messages) + 1))
-
-
 # -- retention --------------------------------------------------------------------------------
 
 
@@ -308,55 +215,3 @@ def test_deleting_a_process_deletes_its_lines_and_counter(make: Make) -> None:
     assert not ExampleProcessLog.objects.filter(process_id=process.pk).exists()
     assert not LogCounter.objects.filter(object_id=str(process.pk)).exists()
     assert keep.log_count() == 1
-
-
-def _finished(make: Make, state: str, ago: timedelta) -> ExampleProcess:
-    process = make()
-    process.log("line")
-    ExampleProcess.objects.filter(pk=process.pk).update(
-        status=state, finished_at=timezone.now() - ago
-    )
-    return process
-
-
-def test_purge_deletes_old_finished_processes_in_batches(
-    make: Make, capsys: pytest.CaptureFixture[str]
-) -> None:
-    old = [_finished(make, status.SUCCEEDED, timedelta(days=40)) for _ in range(5)]
-    old_failed = _finished(make, status.FAILED, timedelta(days=40))
-    young = _finished(make, status.SUCCEEDED, timedelta(days=1))
-    running = make()
-    ExampleProcess.objects.filter(pk=running.pk).update(status=status.RUNNING)
-    call_command("djprocess_purge", "--older-than", "30d", "--dry-run")
-    assert "would delete 6 processes" in capsys.readouterr().out
-    assert ExampleProcess.objects.count() == 8
-    call_command(
-        "djprocess_purge",
-        *("--older-than", "30d", "--status", "succeeded", "--batch-size", "2", "--verbosity", "2"),
-    )
-    out = capsys.readouterr().out
-    assert "deleted 5 processes and 5 log lines" in out
-    batches = [line.split(": ")[1] for line in out.splitlines() if "a batch" in line]
-    assert batches == ["deleted a batch of 2 processes"] * 2 + ["deleted a batch of 1 processes"]
-    remaining = set(ExampleProcess.objects.values_list("pk", flat=True))
-    assert remaining == {old_failed.pk, young.pk, running.pk}
-    assert not ExampleProcessLog.objects.filter(process_id__in=[p.pk for p in old]).exists()
-    call_command(
-        "djprocess_purge", "--older-than", "2w", "--model", "djprocess_example.ExampleProcess"
-    )
-    assert set(ExampleProcess.objects.values_list("pk", flat=True)) == {young.pk, running.pk}
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--older-than", "30"], "'30'"),
-        (["--older-than", "30y"], "'30y'"),
-        (["--older-than", "1d", "--status", "running"], "'running'"),
-        (["--older-than", "1d", "--batch-size", "0"], "batch-size"),
-        (["--older-than", "1d", "--model", "auth.user"], "auth.user"),
-    ],
-)
-def test_purge_bad_arguments(db: None, args: list[str], message: str) -> None:
-    with pytest.raises(CommandError, match=re.escape(message)):
-        call_command("djprocess_purge", *args)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +13,6 @@ from djprocess.logs.sanitize import (
     INVALID_LEVEL_KEY,
     clean_entry,
     clean_extra,
-    clean_level,
     clean_message,
     escape_text,
 )
@@ -74,44 +71,6 @@ def test_long_messages_are_truncated_with_a_marker() -> None:
 def test_the_limit_is_read_from_the_setting() -> None:
     with override_settings(DJPROCESS_LOG_MAX_MESSAGE_LENGTH=10):
         assert clean_message("0123456789abc").startswith("0123456789\n[djprocess: message")
-
-
-@pytest.fixture
-def custom_level() -> Iterator[None]:
-    logging.addLevelName(25, "NOTICE")
-    yield
-    # logging has no public way to remove a level name; undo by hand.
-    logging._levelToName.pop(25, None)
-    logging._nameToLevel.pop("NOTICE", None)
-
-
-@pytest.mark.parametrize(
-    ("level", "name"),
-    [
-        ("INFO", "INFO"),
-        ("info", "INFO"),
-        (" warning ", "WARNING"),
-        ("WARN", "WARNING"),
-        ("FATAL", "CRITICAL"),
-        (logging.ERROR, "ERROR"),
-        (35, "WARNING"),
-        (1, "DEBUG"),
-        (0, "DEBUG"),
-        (-5, "DEBUG"),
-        (10_000, "CRITICAL"),
-    ],
-)
-def test_levels(level: object, name: str) -> None:
-    assert clean_level(level) == name
-
-
-def test_registered_custom_level(custom_level: None) -> None:
-    assert clean_level("notice") == "INFO"
-
-
-@pytest.mark.parametrize("level", ["VERBOSE", "", None, True, 2.5, object()])
-def test_unknown_levels(level: object) -> None:
-    assert clean_level(level) is None
 
 
 def test_unknown_level_is_stored_as_info_and_kept_in_extra() -> None:

@@ -1,6 +1,6 @@
 """``log()`` from wherever the run's code is: forked children (sharing none of the parent's
-connection), threads (no connection left open per thread), and under SIGTERMs (a line
-whose write started is stored). Needs concurrent connections: PostgreSQL
+connection) and threads (no connection left open per thread). (Under SIGTERMs:
+``test_uninterrupted.py``.) Needs concurrent connections: PostgreSQL
 (``--ds=djprocess_test_settings.postgres``)."""
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +15,6 @@ from collections.abc import Callable, Iterator
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection, transaction
-from log_child import log_under_signals
 
 from djprocess import status
 from djprocess.logs import _store as logstore
@@ -156,59 +154,6 @@ def test_logging_threads_leave_no_connection_behind(custom_run: Install) -> None
         wait_for(lambda: server_connections() == baseline, f"{baseline} server connections")
     finally:
         gc.enable()
-
-
-# -- signals ----------------------------------------------------------------------------------
-
-
-def test_a_sigterm_never_loses_a_line_being_written() -> None:
-    """A process logs in a loop while this one sends it SIGTERMs (each raising
-    ProcessTerminated there): every line log() returned is stored, one whose exception says
-    it came after the write is stored too, no handler ever raises inside a database round
-    trip, and the sequence has no gaps."""
-    process = ExampleProcess.objects.create()
-    context = multiprocessing.get_context("spawn")
-    ours, theirs = context.Pipe()
-    child = context.Process(
-        target=log_under_signals,
-        args=(
-            os.environ["DJANGO_SETTINGS_MODULE"],
-            connection.settings_dict["NAME"],
-            process.pk,
-            400,
-            theirs,
-        ),
-    )
-    child.start()
-    try:
-        assert ours.poll(60), "the child did not start"
-        assert ours.recv() == "ready"
-        sent = 0
-        while not ours.poll(0.002):
-            assert child.is_alive(), "the child died"
-            os.kill(child.pid, signal.SIGTERM)  # type: ignore[arg-type]
-            sent += 1
-            assert sent < 200_000, "the child never finished"
-        outcomes = ours.recv()
-    finally:
-        child.join(30)
-        if child.is_alive():
-            child.kill()
-    assert child.exitcode == 0
-    assert not [o for o in outcomes if o[0] == "error"], outcomes
-    raised = [o for o in outcomes if o[0] == "raised"]
-    assert raised, "no SIGTERM landed: the test proved nothing"
-    assert [o for o in raised if o[3]] == [], "a handler raised inside a database call"
-    assert any(o[2] for o in raised), "no SIGTERM arrived during a write"
-    stored = {message: sequence for sequence, message in lines(process)}
-    assert sorted(stored.values()) == list(range(1, len(stored) + 1))
-    for outcome in outcomes:
-        message = f"line {outcome[1]}"
-        if outcome[0] == "returned":
-            assert stored[message] == outcome[2]
-        elif any("were stored" in note for note in outcome[2]):
-            assert message in stored, outcome
-    # (A raise without the note came before the write began or after log() was done.)
 
 
 def test_a_thread_waiting_for_the_callers_lock_does_not_hang_the_caller() -> None:

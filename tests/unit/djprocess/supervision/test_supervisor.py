@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.test import override_settings
@@ -25,7 +25,6 @@ from djprocess.exceptions import KillControlError
 from djprocess.run import host, runner
 from djprocess.supervision import supervisor
 from djprocess.supervision.supervisor import Outcome
-from djprocess.supervision.sweeper import sweep
 from djprocess_example.models import ExampleProcess
 
 MakeProcess = Callable[..., ExampleProcess]
@@ -386,55 +385,6 @@ def test_a_deadline_across_the_autumn_clock_change_stays_twenty_minutes(
     assert stored(process).next_check_at == datetime(2026, 10, 25, 1, 10)
     fake["now"] = datetime(2026, 10, 25, 1, 11)
     assert check(process, backend) is Outcome.TIMED_OUT
-
-
-def test_utc_now_is_aware_utc_with_use_tz() -> None:
-    now = clock.utc_now()
-    assert now.tzinfo is not None
-    assert abs(now - datetime.now(UTC)) < timedelta(seconds=5)
-
-
-# -- the sweep ----------------------------------------------------------------------------
-
-
-def test_the_sweep_checks_what_is_due_and_nothing_else(
-    make_process: MakeProcess, backend: RecordingBackend
-) -> None:
-    overdue = make_process(timeout=timedelta(seconds=1))
-    set_running(overdue, started_ago=timedelta(seconds=5))
-    compare_and_set(overdue, [status.RUNNING], next_check_at=utc_in(-1))
-    not_yet = make_process(timeout=timedelta(hours=1))
-    set_running(not_yet)
-    compare_and_set(not_yet, [status.RUNNING], next_check_at=utc_in(600))
-
-    assert sweep() == {Outcome.TIMED_OUT: 1}
-
-    assert stored(overdue).status == status.TIMED_OUT
-    assert stored(not_yet).status == status.RUNNING
-    assert len(backend.killed) == 1
-
-
-def test_a_check_that_fails_is_logged_and_the_sweep_goes_on(
-    make_process: MakeProcess, backend: RecordingBackend, caplog: pytest.LogCaptureFixture
-) -> None:
-    first, second = (
-        make_process(timeout=timedelta(seconds=1)),
-        make_process(timeout=timedelta(seconds=1)),
-    )
-    for process in (first, second):
-        set_running(process, started_ago=timedelta(seconds=5))
-        compare_and_set(process, [status.RUNNING], next_check_at=utc_in(-1))
-    backend.kill_result = RuntimeError("the backend broke")  # not a BackendError: a bug
-
-    with caplog.at_level("ERROR", logger="djprocess"):
-        assert sweep() == {}
-
-    failed = [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
-    assert failed == [
-        f"checking djprocess_example.ExampleProcess pk={first.pk} failed",
-        f"checking djprocess_example.ExampleProcess pk={second.pk} failed",
-    ]
-    assert len(backend.killed) == 2  # the first failure did not stop the sweep
 
 
 @override_settings(DJPROCESS_QUEUE_TIMEOUT_SECONDS=60)

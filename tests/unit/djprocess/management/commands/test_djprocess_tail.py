@@ -1,18 +1,14 @@
-"""The djprocess_* management commands: output, error paths and exit codes."""
+"""``manage.py djprocess_tail``: the last lines, following until the run ends (a progress bar
+on a terminal), and its exit codes."""
 
 from __future__ import annotations
 
 import io
-import os
-import select
-import signal
-import subprocess
-import sys
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.conf import settings
+from command_helpers import LABEL, command_help, run
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -21,169 +17,11 @@ from djprocess_example.models import ExampleProcess
 
 pytestmark = pytest.mark.django_db
 
-LABEL = "djprocess_example.ExampleProcess"
-COMMANDS = (
-    "djprocess_list",
-    "djprocess_tail",
-    "djprocess_start",
-    "djprocess_cancel",
-    "djprocess_run",
-)
 
-
-def _command_line_env() -> dict[str, str]:
-    """``python -m django``'s environment: the test settings, importable from ``tests/``."""
-    return {
-        "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE,
-        "PATH": "",
-        "PYTHONPATH": os.environ["PYTHONPATH"],
-    }
-
-
-def run(*args: Any, **options: Any) -> tuple[int, str]:
-    """Call a command; returns (exit code, stdout). The exit code of a CommandError is its
-    ``returncode``, as ``manage.py`` would exit with."""
-    out = io.StringIO()
-    try:
-        call_command(*args, stdout=out, stderr=io.StringIO(), **options)
-    except CommandError as exc:
-        return exc.returncode, out.getvalue() + f"\nERROR: {exc}"
-    return 0, out.getvalue()
-
-
-@pytest.mark.parametrize("name", COMMANDS)
-def test_help_describes_exit_codes(name: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "django", name, "--help"],
-        capture_output=True,
-        text=True,
-        env=_command_line_env(),
-        check=False,
-    )
+def test_help_describes_exit_codes() -> None:
+    result = command_help("djprocess_tail")
     assert result.returncode == 0, result.stderr
     assert "Exit codes: 0" in " ".join(result.stdout.split())
-
-
-@pytest.mark.parametrize("name", [c for c in COMMANDS if c != "djprocess_list"])
-def test_unknown_model_label_or_pk_is_a_usage_error(
-    name: str, make_process: Callable[..., ExampleProcess]
-) -> None:
-    code, out = run(name, "nosuch.Model", "1")
-    assert code == 2
-    assert (
-        "unknown process model 'nosuch.Model': use one of djprocess_example.ExampleProcess" in out
-    )
-    code, out = run(name, "auth.User", "1")
-    assert code == 2
-    assert "unknown process model" in out
-    code, out = run(name, LABEL, "999")
-    assert (code, out.strip()) == (
-        2,
-        "ERROR: djprocess_example.ExampleProcess has no process with pk '999'",
-    )
-    code, out = run(name, LABEL, "abc")
-    assert code == 2
-    assert "no process with pk 'abc'" in out
-
-
-def test_usage_error_exits_2_from_the_command_line() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "django", "djprocess_cancel", "nosuch.Model", "1"],
-        capture_output=True,
-        text=True,
-        env=_command_line_env(),
-        check=False,
-    )
-    assert result.returncode == 2
-    assert "unknown process model 'nosuch.Model'" in result.stderr
-
-
-def test_list_filters_by_model_and_status(make_process: Callable[..., ExampleProcess]) -> None:
-    done = make_process(lines=2)
-    done.execute()
-    failed = make_process(kind="fail")
-    failed.execute()
-    pending = make_process()
-    code, out = run("djprocess_list")
-    assert code == 0
-    lines = out.splitlines()
-    assert lines[0].split() == [
-        "MODEL",
-        "PK",
-        "STATUS",
-        "PROGRESS",
-        "DURATION",
-        "STARTED",
-        "HOW",
-        "IT",
-        "ENDED",
-    ]
-    assert [line.split()[1] for line in lines[1:]] == [
-        str(pending.pk),
-        str(failed.pk),
-        str(done.pk),
-    ]
-    assert "100% (2/2)" in out
-    assert "RuntimeError: example failure" in out
-    code, out = run(
-        "djprocess_list", "--model", "djprocess_example.exampleprocess", "--status", "failed"
-    )
-    assert code == 0
-    assert [line.split()[1] for line in out.splitlines()[1:]] == [str(failed.pk)]
-    assert run("djprocess_list", "--status", "cancelled") == (0, "no processes\n")
-    code, out = run("djprocess_list", "--status", "bogus")
-    assert code == 2
-    assert "--status 'bogus': use one of pending, running" in out
-    code, out = run("djprocess_list", "--model", "nosuch.Model")
-    assert code == 2
-    assert "unknown process model" in out
-    code, _ = run("djprocess_list", "--limit", "0")
-    assert code == 2
-
-
-def test_start_starts_pending_and_refuses_the_others(
-    make_process: Callable[..., ExampleProcess],
-) -> None:
-    first, second = make_process(), make_process()
-    code, out = run("djprocess_start", LABEL, str(first.pk), str(second.pk))
-    assert code == 0, out
-    assert f"{LABEL} {first.pk}: started" in out
-    first.refresh_from_db()
-    assert first.status == "succeeded"  # Celery is eager in the unit tests
-    code, out = run("djprocess_start", LABEL, str(first.pk))
-    assert code == 1
-    assert f"{LABEL} {first.pk}: already finished" in out
-
-
-def test_cancel_cancels_and_says_when_already_finished(
-    make_process: Callable[..., ExampleProcess],
-) -> None:
-    pending = make_process()
-    code, out = run("djprocess_cancel", LABEL, str(pending.pk))
-    assert code == 0
-    assert f"{LABEL} {pending.pk}: cancelled (status cancelled)" in out
-    code, out = run("djprocess_cancel", LABEL, str(pending.pk))
-    assert code == 1
-    assert "already finished (status cancelled)" in out
-
-
-def test_run_runs_synchronously_and_exits_by_result(
-    make_process: Callable[..., ExampleProcess],
-) -> None:
-    ok = make_process(lines=2)
-    code, out = run("djprocess_run", LABEL, str(ok.pk))
-    assert code == 0, out
-    assert "working on item 2/2" in out
-    assert f"{LABEL} {ok.pk}: succeeded in" in out
-    failing = make_process(kind="fail")
-    err = io.StringIO()
-    with pytest.raises(CommandError) as caught:
-        call_command("djprocess_run", LABEL, str(failing.pk), stdout=io.StringIO(), stderr=err)
-    assert caught.value.returncode == 1
-    assert "RuntimeError: example failure" in err.getvalue()
-    code, out = run("djprocess_run", LABEL, str(ok.pk))
-    assert code == 1
-    assert "only a pending, undispatched process can be run" in out
 
 
 def test_tail_prints_the_last_lines_of_a_finished_process(
@@ -272,37 +110,3 @@ def test_tail_stops_following_at_its_timeout_and_clears_its_bar(
     assert "[" + "?" * djprocess_tail.BAR_WIDTH + "]" in text
     # The bar is cleared before the last line, which says the run has not ended.
     assert text.endswith(f"\r\x1b[K{LABEL} {process.pk}: pending\n")
-
-
-def _supervise(*args: str) -> subprocess.Popen[str]:
-    # The whole environment: coverage measures the command through it too.
-    env = {**os.environ, **_command_line_env(), "PATH": os.environ.get("PATH", "")}
-    return subprocess.Popen(
-        [sys.executable, "-m", "django", "djprocess_supervise", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def test_supervise_runs_the_sweeper_until_sigterm() -> None:
-    command = _supervise()
-    assert command.stdout is not None
-    ready, _, _ = select.select([command.stdout], [], [], 60)
-    assert ready, "djprocess_supervise did not say it runs"
-    assert command.stdout.readline().startswith("djprocess sweeper running every ")
-
-    command.send_signal(signal.SIGTERM)
-    out, _ = command.communicate(timeout=60)
-
-    assert command.returncode == 0
-    assert out.strip() == "djprocess sweeper stopped"
-
-
-def test_supervise_once_exits_1_when_the_database_cannot_be_read() -> None:
-    # The command's own process has an empty in-memory database: no tables to read.
-    command = _supervise("--once")
-    _, err = command.communicate(timeout=60)
-    assert command.returncode == 1
-    assert "cannot read the processes: no such table" in err

@@ -1,5 +1,6 @@
-"""A proxy of a process model shares its concrete model's log counter (and the migration
-that merges counters written under a proxy's label before)."""
+"""``djprocess.logs._sql``'s counter key: a proxy of a process model shares its concrete
+model's log counter (and the migration that merges counters written under a proxy's label
+before)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""Log writes behind a real PgBouncer in transaction pooling mode: nothing a log write sets
-outlives its transaction on a pooled server connection, and a write inside ``atomic()`` does
-not wait for a server connection the pool cannot give. The test starts its own ``pgbouncer``
-(Debian package ``pgbouncer``) on a free port, in front of the PostgreSQL test database."""
+"""The bounded side-connection write (``djprocess.logs._connections``) behind a real
+PgBouncer in transaction pooling mode: nothing a log write sets outlives its transaction on a
+pooled server connection, and a write inside ``atomic()`` does not wait for a server
+connection the pool cannot give. The test starts its own ``pgbouncer`` (Debian package
+``pgbouncer``) on a free port, in front of the PostgreSQL test database."""
 
 from __future__ import annotations
 
