@@ -101,6 +101,7 @@ PG_PATHS = (
     "tests/unit/djprocess/logs/test_store_sources.py",
     "tests/unit/djprocess/logs/test_uninterrupted.py",
     "tests/unit/djprocess/logs/test_connections.py",
+    "tests/unit/djprocess/logs/test_sql_portable.py",
     "tests/unit/djprocess/logs/test_connections_pgbouncer.py",
     "tests/unit/djprocess/test_django.py",
 )

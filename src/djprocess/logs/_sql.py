@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 from django.apps import apps
 from django.db import IntegrityError
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import F, Field, Model
+from django.db.models import Field, Model
 
 from djprocess import _django
 
@@ -240,26 +240,64 @@ def _values_statement(
 def bump(conn: BaseDatabaseWrapper, target: Target, count: int) -> int:
     """Add ``count`` to the counter of ``target`` and return its new value, in the current
     transaction of ``conn``. Raises ``DoesNotExist`` if the process row is not visible."""
+    if conn.vendor not in ("postgresql", "sqlite"):
+        return _bump_portable(conn, target, count)
+    sql, params = _counter_upsert(conn, target)
+    with conn.cursor() as cursor:
+        cursor.execute(sql, [params[0], params[1], count, params[2]])
+        row = cursor.fetchone()
+    if row is None:
+        raise _missing(conn, target)
+    return int(row[0])
+
+
+def _bump_portable(conn: BaseDatabaseWrapper, target: Target, count: int) -> int:
+    """:func:`bump` in SQL every database takes (``UPDATE``, else ``INSERT``): for the
+    databases without ``INSERT … ON CONFLICT``. Runs on the cursor of ``conn`` itself, not
+    the ORM, because a side connection is not in ``django.db.connections``.
+
+    The ``UPDATE`` locks the counter row until the transaction ends, so concurrent bumps of
+    one process queue there. Two first writes may both find no row; the second ``INSERT``
+    then fails on the unique key, inside a savepoint, and the ``UPDATE`` is tried again: it
+    sees the first writer's row once that commits.
+    """
     LogCounter = apps.get_model("djprocess", "LogCounter")
 
-    if conn.vendor in ("postgresql", "sqlite"):
-        sql, params = _counter_upsert(conn, target)
-        with conn.cursor() as cursor:
-            cursor.execute(sql, [params[0], params[1], count, params[2]])
-            row = cursor.fetchone()
-        if row is None:
+    qn = conn.ops.quote_name
+    meta = target.model._meta
+    table, value = qn(LogCounter._meta.db_table), qn("value")
+    key = [target.label, str(target.pk)]
+    where = f"{qn('model')} = %s AND {qn('object_id')} = %s"
+    with conn.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {qn(meta.db_table)} WHERE {qn(str(meta.pk.column))} = %s",
+            [meta.pk.get_db_prep_value(target.pk, conn)],
+        )
+        if cursor.fetchone() is None:
             raise _missing(conn, target)
-        return int(row[0])
-    # Other databases: the ORM, with the counter row locked.  # pragma: no cover
-    alias = conn.alias
-    if not target.model._base_manager.using(alias).filter(pk=target.pk).exists():
-        raise _missing(conn, target)
-    counters = LogCounter._base_manager.using(alias)
-    counter, _ = counters.select_for_update().get_or_create(
-        model=target.label, object_id=str(target.pk)
-    )
-    counters.filter(pk=counter.pk).update(value=F("value") + count)
-    return counter.value + count
+        update = f"UPDATE {table} SET {value} = {value} + %s WHERE {where}"
+        insert = (
+            f"INSERT INTO {table} ({qn('model')}, {qn('object_id')}, {value}) VALUES (%s, %s, %s)"
+        )
+        for attempt in range(3):
+            cursor.execute(update, [count, *key])
+            if cursor.rowcount:
+                break
+            savepoint = conn.savepoint()  # None in autocommit: nothing to roll back
+            try:
+                cursor.execute(insert, [*key, count])
+            except IntegrityError:
+                if savepoint is not None:  # a concurrent first write won
+                    conn.savepoint_rollback(savepoint)
+                if attempt == 2:  # its row stays invisible (a snapshot older than it)
+                    raise
+                continue
+            if savepoint is not None:
+                conn.savepoint_commit(savepoint)
+            break
+        cursor.execute(f"SELECT {value} FROM {table} WHERE {where}", key)
+        (new_value,) = cursor.fetchone()
+    return int(new_value)
 
 
 def _bump_then_insert(conn: BaseDatabaseWrapper, target: Target, rows: Sequence[Row]) -> list[int]:
