@@ -49,6 +49,18 @@ def make_process(db: None) -> Callable[..., ExampleProcess]:
 
 
 @pytest.fixture
+def make(db: None) -> Callable[..., ExampleProcess]:
+    """``make(**fields)``: a saved, pending ExampleProcess that logs one line."""
+
+    def make(**fields: Any) -> ExampleProcess:
+        fields.setdefault("seconds", 0)
+        fields.setdefault("lines", 1)
+        return ExampleProcess.objects.create(**fields)
+
+    return make
+
+
+@pytest.fixture
 def custom_run(monkeypatch: pytest.MonkeyPatch) -> Callable[[RunFunction], str]:
     """``kind = custom_run(fn)``: an ExampleProcess of that kind runs ``fn(self)``.
 

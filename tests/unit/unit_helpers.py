@@ -48,3 +48,12 @@ def messages(process: ExampleProcess) -> list[str]:
 
 #: The ``celery_setting`` fixture: ``celery_setting("task_always_eager", False)``.
 CelerySetting = Callable[[str, object], None]
+
+
+#: The ``make`` fixture (``tests/unit/conftest.py``): ``make(**fields)``.
+Make = Callable[..., ExampleProcess]
+
+
+def sequences(process: ExampleProcess) -> list[int]:
+    """The sequences of ``process``'s stored log lines, in order."""
+    return list(process.logs.order_by("sequence").values_list("sequence", flat=True))

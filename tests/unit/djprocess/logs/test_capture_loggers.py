@@ -5,32 +5,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 from django.db import connection
 from django.test import override_settings
+from unit_helpers import Make, sequences
 
 from djprocess import status
 from djprocess.logs import capture as logcapture
 from djprocess_example.models import ExampleProcess
-
-Make = Callable[..., ExampleProcess]
-
-
-@pytest.fixture
-def make(db: None) -> Make:
-    def make(**fields: Any) -> ExampleProcess:
-        fields.setdefault("seconds", 0)
-        fields.setdefault("lines", 1)
-        return ExampleProcess.objects.create(**fields)
-
-    return make
-
-
-def sequences(process: ExampleProcess) -> list[int]:
-    return list(process.logs.order_by("sequence").values_list("sequence", flat=True))
 
 
 def test_records_inside_run_are_captured_with_their_level(make: Make) -> None:

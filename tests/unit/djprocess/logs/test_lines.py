@@ -7,35 +7,19 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from unit_helpers import Make, sequences
 
 from djprocess import status
 from djprocess._transitions import compare_and_set
 from djprocess.logs import LogEntry
 from djprocess.models import LogCounter
 from djprocess_example.models import ExampleProcess, ExampleProcessLog
-
-Make = Callable[..., ExampleProcess]
-
-
-@pytest.fixture
-def make(db: None) -> Make:
-    def make(**fields: Any) -> ExampleProcess:
-        fields.setdefault("seconds", 0)
-        fields.setdefault("lines", 1)
-        return ExampleProcess.objects.create(**fields)
-
-    return make
-
-
-def sequences(process: ExampleProcess) -> list[int]:
-    return list(process.logs.order_by("sequence").values_list("sequence", flat=True))
 
 
 def test_log_returns_consecutive_sequences_from_one(make: Make) -> None:

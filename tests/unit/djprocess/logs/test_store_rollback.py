@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from django.conf import settings as django_settings
 from django.db import IntegrityError, connection, connections, transaction
+from unit_helpers import sequences
 
 from djprocess import status
 from djprocess.logs import LogEntry
@@ -33,10 +34,6 @@ needs_concurrent_connections = pytest.mark.skipif(
 
 def messages(process: ExampleProcess) -> list[str]:
     return list(process.logs.order_by("sequence").values_list("message", flat=True))
-
-
-def sequences(process: ExampleProcess) -> list[int]:
-    return list(process.logs.order_by("sequence").values_list("sequence", flat=True))
 
 
 def seen_by_another_connection(process: ExampleProcess) -> list[str]:

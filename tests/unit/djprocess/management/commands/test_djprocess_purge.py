@@ -4,29 +4,16 @@ Runs on SQLite (default) and PostgreSQL (``--ds=djprocess_test_settings.postgres
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
+from unit_helpers import Make
 
 from djprocess import status
 from djprocess_example.models import ExampleProcess, ExampleProcessLog
-
-Make = Callable[..., ExampleProcess]
-
-
-@pytest.fixture
-def make(db: None) -> Make:
-    def make(**fields: Any) -> ExampleProcess:
-        fields.setdefault("seconds", 0)
-        fields.setdefault("lines", 1)
-        return ExampleProcess.objects.create(**fields)
-
-    return make
 
 
 def _finished(make: Make, state: str, ago: timedelta) -> ExampleProcess:
