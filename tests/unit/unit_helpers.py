@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
+from django.conf import settings as django_settings
 from django.utils import timezone
 
 from djprocess import _clock as clock
@@ -57,3 +59,12 @@ Make = Callable[..., ExampleProcess]
 def sequences(process: ExampleProcess) -> list[int]:
     """The sequences of ``process``'s stored log lines, in order."""
     return list(process.logs.order_by("sequence").values_list("sequence", flat=True))
+
+
+#: The in-memory SQLite test database (shared cache) has table locks without a busy
+#: timeout: a second connection cannot read a table the first one is writing, and
+#: concurrent writers fail at once. tests/property covers SQLite on a file database.
+needs_concurrent_connections = pytest.mark.skipif(
+    django_settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"),
+    reason="in-memory SQLite test database: no concurrent connections (see tests/property)",
+)

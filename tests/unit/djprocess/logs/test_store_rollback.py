@@ -11,9 +11,8 @@ import threading
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
 from django.db import IntegrityError, connection, connections, transaction
-from unit_helpers import sequences
+from unit_helpers import needs_concurrent_connections, sequences
 
 from djprocess import status
 from djprocess.logs import LogEntry
@@ -22,14 +21,6 @@ from djprocess.logs import capture as logcapture
 from djprocess_example.models import ExampleProcess
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-#: The in-memory SQLite test database (shared cache) has table locks without a busy
-#: timeout: a second connection cannot read a table the first one is writing, and
-#: concurrent writers fail at once. tests/property covers SQLite on a file database.
-needs_concurrent_connections = pytest.mark.skipif(
-    django_settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"),
-    reason="in-memory SQLite test database: no concurrent connections (see tests/property)",
-)
 
 
 def messages(process: ExampleProcess) -> list[str]:

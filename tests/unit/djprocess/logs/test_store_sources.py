@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from django.conf import settings as django_settings
 from django.db import connection, transaction
+from unit_helpers import needs_concurrent_connections
 
 from djprocess import status
 from djprocess.logs import _store as logstore
@@ -22,10 +22,7 @@ from djprocess_example.models import ExampleProcess
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        django_settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"),
-        reason="in-memory SQLite test database: no concurrent connections (see tests/property)",
-    ),
+    needs_concurrent_connections,
 ]
 
 Install = Callable[[Callable[[ExampleProcess], None]], str]

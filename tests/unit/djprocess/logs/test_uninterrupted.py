@@ -10,19 +10,16 @@ import signal
 from collections.abc import Iterator
 
 import pytest
-from django.conf import settings as django_settings
 from django.db import connection
 from log_child import log_under_signals
+from unit_helpers import needs_concurrent_connections
 
 from djprocess.logs import _store as logstore
 from djprocess_example.models import ExampleProcess
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        django_settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"),
-        reason="in-memory SQLite test database: no concurrent connections (see tests/property)",
-    ),
+    needs_concurrent_connections,
 ]
 
 
