@@ -1,8 +1,10 @@
 """The log levels a line can have: the one list of names and the one normaliser.
 
-Read by :mod:`djprocess.logs.sanitize` (every line's level) and :mod:`djprocess.conf`
-(``DJPROCESS_LOG_CAPTURE_LEVEL``, check ``djprocess.E011``); a leaf module, so the settings
-can use it without importing the log.
+Read by :mod:`djprocess.logs.sanitize` (every line's level), :mod:`djprocess.logs.capture`
+(the numeric level of ``DJPROCESS_LOG_CAPTURE_LEVEL``) and :mod:`djprocess.conf`, whose check
+``djprocess.E011`` accepts exactly the names in :data:`LEVELS` for that setting (upper case,
+as Django's ``LOGGING`` writes them); a leaf module, so the settings can use it without
+importing the log.
 """
 
 from __future__ import annotations

@@ -50,8 +50,8 @@ def _backend_errors() -> list[CheckMessage]:
             Error(
                 f"DJPROCESS_WORKER_BACKEND {path!r} cannot be imported: "
                 f"{type(exc).__name__}: {exc}.",
-                hint="Use a dotted path to a BaseWorkerBackend subclass, e.g. "
-                f"{Settings.WORKER_BACKEND.default!r} (needs 'djprocess_celery' installed).",
+                hint="Use a dotted path to a BaseWorkerBackend subclass, e.g. the default "
+                f"{Settings.WORKER_BACKEND.default!r}, and install the package it is in.",
                 id="djprocess.E006",
             )
         ]

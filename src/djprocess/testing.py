@@ -156,12 +156,13 @@ def simulate_running(
     process.refresh_from_db()
 
 
-def fire_watchdog(process: BaseProcess, *, after: timedelta | None = None) -> str:
+def fire_watchdog(process: BaseProcess, *, after: timedelta | None = None) -> supervisor.Outcome:
     """Fire ``process``'s watchdog as if ``after`` (default: its ``timeout``) had passed since
     it started: its ``started_at`` (and ``dispatched_at``) are moved back by that much, then
     :func:`djprocess.supervision.supervisor.fire_watchdog` runs here with the configured backend.
 
-    Returns the watchdog's outcome (a :class:`djprocess.supervision.supervisor.Outcome`, a ``str``):
+    Returns the watchdog's outcome (a
+    :class:`djprocess.supervision.supervisor.Outcome`, a ``str`` enum):
     ``"timed_out"`` (the process was ``running`` past its deadline: it is ``timed_out`` and
     the backend was asked to kill it), ``"rescheduled"`` (``after`` is short of the
     deadline), ``"noop"`` (not started yet, or already ended), … The process is refreshed

@@ -81,6 +81,8 @@ class CeleryWorkerBackend(BaseWorkerBackend):
     supports_kill = True
     supports_probe = True
     stops_runs_locally = True
+    #: This package's loggers, Celery's and its transport's (never captured into a log).
+    worker_loggers: tuple[str, ...] = ("djprocess_celery", "celery", "kombu", "amqp", "billiard")
 
     def host_of(self, worker_hostname: str) -> str:
         """The host of a Celery node name: ``"processes-12@web1"`` → ``"web1"``."""

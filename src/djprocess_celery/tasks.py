@@ -31,7 +31,10 @@ from djprocess.supervision import supervisor
 
 logger = logging.getLogger("djprocess_celery.tasks")
 
-__all__ = ["run_process", "watchdog", "watchdog_process"]
+__all__ = ["MISSING", "run_process", "watchdog", "watchdog_process"]
+
+#: What a task returns when its process row does not exist (never created, or deleted).
+MISSING = "missing"
 
 #: Longest pause between two tries of a task that met a database outage (seconds).
 RETRY_MAX_SECONDS = 30.0
@@ -70,7 +73,7 @@ def _launcher() -> Launcher | None:
 
 @shared_task(name="djprocess.run_process", bind=True, ignore_result=True)
 def run_process(self: Any, label: str, pk: Any) -> str:
-    """Run the process ``label``/``pk`` here. Returns its final status (or why not)."""
+    """Run the process ``label``/``pk`` here. Returns its final status, or :data:`MISSING`."""
     return run_process_body(self, label, pk)
 
 
@@ -81,7 +84,7 @@ def run_process_body(self: Any, label: str, pk: Any) -> str:
     try:
         process = _load(label, pk)
         if process is None:
-            return "missing"
+            return MISSING
         if self.request.is_eager:
             final = process.execute(task_id=self.request.id or "", hostname="eager")
         else:
@@ -97,14 +100,15 @@ def run_process_body(self: Any, label: str, pk: Any) -> str:
         final = runner.DELETED
     if final == runner.DELETED:
         logger.warning("process %s pk=%r was deleted while it ran; task dropped", label, pk)
-        return "missing"
+        return MISSING
     return final
 
 
 @shared_task(name="djprocess.watchdog", bind=True, ignore_result=True)
 def watchdog(self: Any, label: str, pk: Any) -> str:
     """Check the process ``label``/``pk`` once (see :func:`djprocess.supervision.supervisor.check`).
-    Returns the outcome."""
+    Returns the outcome (a :class:`~djprocess.supervision.supervisor.Outcome` value), or
+    :data:`MISSING`."""
     return watchdog_body(self, label, pk)
 
 
@@ -121,10 +125,10 @@ def watchdog_body(self: Any, label: str, pk: Any) -> str:
     try:
         process = _load(label, pk)
         if process is None:
-            return "missing"
+            return MISSING
         return supervisor.fire_watchdog(process, eager=bool(self.request.is_eager)).value
     except (OperationalError, InterfaceError) as exc:
         raise _retry_later(self, exc, label, pk) from exc
     except ObjectDoesNotExist:
         logger.warning("process %s pk=%r was deleted; watchdog dropped", label, pk)
-        return "missing"
+        return MISSING

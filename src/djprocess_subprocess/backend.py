@@ -45,6 +45,7 @@ class SubprocessWorkerBackend(CeleryWorkerBackend):
 
     supports_output_capture = True
     supports_executor = True
+    worker_loggers = (*CeleryWorkerBackend.worker_loggers, "djprocess_subprocess")
 
     def __init__(
         self, *, executor: str | None = None, executor_options: Mapping[str, Any] | None = None

@@ -100,8 +100,10 @@ def main(argv: list[str] | None = None) -> None:
         _relay_failure(exc)
         raise SystemExit(1) from None
     if report_fd is None:
+        from djprocess import status
+
         final = process.execute()
-        raise SystemExit(0 if final == "succeeded" else 1)
+        raise SystemExit(0 if final == status.SUCCEEDED else 1)
     from djprocess.run import child as runchild
 
     runchild.serve(

@@ -110,6 +110,11 @@ class BaseWorkerBackend:
     #: Runs are started through ``DJPROCESS_SUBPROCESS_EXECUTOR`` (its setting, and the
     #: executor's own, are in force).
     supports_executor: bool = False
+    #: Names of the loggers of the worker that runs a process (the backend's own package, the
+    #: task queue's internals): their records are never captured into a process's log, nor
+    #: are their children's (``name.*``). Added to
+    #: :data:`djprocess.logs.capture.IGNORED_LOGGERS`, which holds djprocess's own.
+    worker_loggers: tuple[str, ...] = ()
 
     def __init__(self, **options: Any) -> None:
         """``options``: :setting:`DJPROCESS_WORKER_BACKEND_OPTIONS`. This base class takes

@@ -6,12 +6,14 @@ records from other processes running concurrently in the same worker never mix.
 
 What is captured: a record that reaches the root logger's handlers (its logger's level
 and your ``LOGGING`` configuration let it through, and it propagates) and whose level is
-at least ``DJPROCESS_LOG_CAPTURE_LEVEL``. Not captured (:data:`IGNORED_LOGGERS`):
-djprocess's own loggers (``djprocess.*`` and ``djprocess_celery.*``, which would only repeat
-lines djprocess writes itself or report on the worker), the internals of the worker that runs
-the process (``celery.*``, ``kombu.*``, ``amqp.*``, ``billiard.*``) and ``django.db.backends``
-(SQL debug logs, one line per query). A task logger from ``celery.utils.log.get_task_logger``
-is named after its module, so it is captured.
+at least ``DJPROCESS_LOG_CAPTURE_LEVEL``. Not captured (:func:`ignored_loggers`):
+djprocess's own loggers (``djprocess.*``, which would only repeat lines djprocess writes
+itself) and ``django.db.backends`` (SQL debug logs, one line per query), both in
+:data:`IGNORED_LOGGERS`, and the loggers of the worker that runs the process, which the
+configured backend names (:attr:`~djprocess.backends.base.BaseWorkerBackend.worker_loggers`;
+the Celery backend's: ``djprocess_celery.*``, ``celery.*``, ``kombu.*``, ``amqp.*``,
+``billiard.*``). A task logger from ``celery.utils.log.get_task_logger`` is named after its
+module, so it is captured.
 
 Threads: a thread started inside ``run()`` does not inherit the context (Python starts
 threads with an empty one), so its records are not captured unless it runs inside a copy
@@ -28,6 +30,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from djprocess._levels import clean_level
+from djprocess.backends import get_backend
 from djprocess.conf import settings
 from djprocess.logs import _store as logstore
 from djprocess.logs._context import _current
@@ -35,31 +39,37 @@ from djprocess.logs._context import _current
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
 
-__all__ = ["IGNORED_LOGGERS", "ProcessLogHandler", "propagate"]
+__all__ = ["IGNORED_LOGGERS", "ProcessLogHandler", "ignored_loggers", "propagate"]
 
 _writing: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "djprocess_writing_log", default=False
 )
 
-#: Logger names (and their children: ``name`` or ``name.*``) never captured.
-IGNORED_LOGGERS = (
-    "djprocess",
-    "djprocess_celery",
-    "celery",
-    "kombu",
-    "amqp",
-    "billiard",
-    "django.db.backends",
-)
+#: Logger names (and their children: ``name`` or ``name.*``) never captured, whatever the
+#: backend; :func:`ignored_loggers` adds the backend's own.
+IGNORED_LOGGERS = ("djprocess", "django.db.backends")
+
+
+def ignored_loggers() -> tuple[str, ...]:
+    """:data:`IGNORED_LOGGERS` and the configured backend's
+    :attr:`~djprocess.backends.base.BaseWorkerBackend.worker_loggers` (reads
+    ``DJPROCESS_WORKER_BACKEND``; only :data:`IGNORED_LOGGERS` if the backend cannot be
+    loaded, which checks ``djprocess.E006``/``E007``/``E017`` report)."""
+    try:
+        backend = get_backend()
+    except (ImportError, TypeError):
+        return IGNORED_LOGGERS
+    return (*IGNORED_LOGGERS, *backend.worker_loggers)
 
 
 def _ignored(name: str) -> bool:
-    return any(name == prefix or name.startswith(prefix + ".") for prefix in IGNORED_LOGGERS)
+    return any(name == prefix or name.startswith(prefix + ".") for prefix in ignored_loggers())
 
 
 def capture_level() -> int:
-    """The numeric level of ``DJPROCESS_LOG_CAPTURE_LEVEL`` (a name such as ``"INFO"``)."""
-    return logging.getLevelNamesMapping().get(str(settings.LOG_CAPTURE_LEVEL).upper(), 20)
+    """The numeric level of ``DJPROCESS_LOG_CAPTURE_LEVEL`` (a name such as ``"INFO"``;
+    ``INFO``, 20, if it is none, which check ``djprocess.E011`` reports)."""
+    return logging.getLevelNamesMapping()[clean_level(settings.LOG_CAPTURE_LEVEL) or "INFO"]
 
 
 class ProcessLogHandler(logging.Handler):
@@ -69,9 +79,9 @@ class ProcessLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         process = _current.get()
         # Skip records outside run(), ours, and anything logged while we write.
-        if process is None or _writing.get() or _ignored(record.name):
+        if process is None or _writing.get() or record.levelno < capture_level():
             return
-        if record.levelno < capture_level():
+        if _ignored(record.name):
             return
         token = _writing.set(True)
         try:

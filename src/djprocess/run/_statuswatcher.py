@@ -22,6 +22,7 @@ from django.db import DatabaseError, connections
 from djprocess import _clock as clock
 from djprocess import status as statuses
 from djprocess.conf import settings
+from djprocess.run._results import StopReason
 
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("djprocess.run._statuswatcher")
 
 #: What the watcher found, once it stops watching: the row's status, or this for a deleted row.
-DELETED = "deleted"
+DELETED = StopReason.DELETED
 
 
 class StatusWatcher(threading.Thread):

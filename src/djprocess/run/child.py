@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from djprocess.exceptions import ProcessTerminated
 from djprocess.run import relay
+from djprocess.run._results import RunResult
 
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
@@ -99,7 +100,8 @@ def main(
 ) -> NoReturn:
     """Run ``process.run()`` in this freshly forked child and ``os._exit``. Never returns.
 
-    Writes one JSON line to ``report_fd``: ``{"result": "succeeded"}``,
+    Writes one JSON line to ``report_fd`` (``"result"`` is a
+    :class:`~djprocess.run._results.RunResult`): ``{"result": "succeeded"}``,
     ``{"result": "failed", "exception": str, "traceback": str}`` or
     ``{"result": "terminated", "signum": int}``.
     """
@@ -148,7 +150,7 @@ def serve(
             _tag_postgresql(tag)
         report = _run(process)
     except ProcessTerminated as exc:
-        report = {"result": "terminated", "signum": exc.signum}
+        report = {"result": RunResult.TERMINATED.value, "signum": exc.signum}
     except BaseException as exc:  # noqa: BLE001 - everything is reported, nothing escapes
         report = _failure(exc)
         code = 1
@@ -174,18 +176,18 @@ def _run(process: BaseProcess) -> dict[str, Any]:
         with logcapture.capture(process):
             process.run()
     except ProcessTerminated as exc:
-        return {"result": "terminated", "signum": exc.signum}
+        return {"result": RunResult.TERMINATED.value, "signum": exc.signum}
     except BaseException as exc:  # noqa: BLE001 - a run's every failure is recorded
         return _failure(exc)
     if _received is not None:
         # run() swallowed the SIGTERM and returned: still stopped by a signal.
-        return {"result": "terminated", "signum": _received}
-    return {"result": "succeeded"}
+        return {"result": RunResult.TERMINATED.value, "signum": _received}
+    return {"result": RunResult.SUCCEEDED.value}
 
 
 def _failure(exc: BaseException) -> dict[str, Any]:
     return {
-        "result": "failed",
+        "result": RunResult.FAILED.value,
         "exception": f"{type(exc).__name__}: {exc}"[:10_000],
         "traceback": "".join(traceback.format_exception(exc)),
     }

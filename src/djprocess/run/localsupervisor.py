@@ -48,6 +48,7 @@ from djprocess.backends.base import KillResult
 from djprocess.conf import settings
 from djprocess.run import child as runchild
 from djprocess.run import runner
+from djprocess.run._results import RunResult, StopReason
 from djprocess.run._statuswatcher import StatusWatcher
 from djprocess.run.host import is_alive
 from djprocess.run.launch import ForkLauncher, Launcher, RunHandle
@@ -91,7 +92,7 @@ def install_worker_process_handlers() -> None:
 class Stop:
     """Why and how a supervised run was stopped."""
 
-    reason: str  # "timeout", "shutdown", "deleted" or the status the row left running for
+    reason: str  # a StopReason, or the status the row left running for
     started: float  # monotonic
     term_sent: int = 0
     kill_sent: bool = False
@@ -210,7 +211,7 @@ class LocalSupervisor:
                     reason = self._stop_reason(now, deadline, watcher)
                     if reason is not None:
                         self.stop = Stop(reason=reason, started=now, next_step=now)
-                        if reason == "timeout":
+                        if reason == StopReason.TIMEOUT:
                             watcher.decide_timeout()
                 if self.stop is not None and now >= self.stop.next_step:
                     self._escalate(handle, now)
@@ -237,9 +238,9 @@ class LocalSupervisor:
         if watcher.found is not None:
             return watcher.found
         if self.shutdown_requested:
-            return "shutdown"
+            return StopReason.SHUTDOWN
         if now >= deadline:
-            return "timeout"
+            return StopReason.TIMEOUT
         return None
 
     def _escalate(self, handle: RunHandle, now: float) -> None:
@@ -308,15 +309,15 @@ class LocalSupervisor:
     def _outcome(self) -> runner.Outcome:
         report = self.output.report if self.output is not None else {}
         result = report.get("result")
-        if result == "succeeded":
+        if result == RunResult.SUCCEEDED:
             return runner.Outcome(runner.Outcome.SUCCEEDED)
-        if result == "failed":
+        if result == RunResult.FAILED:
             return runner.Outcome(
                 runner.Outcome.FAILED,
                 exception=str(report.get("exception", "")),
                 traceback=str(report.get("traceback", "")),
             )
-        if result == "terminated":
+        if result == RunResult.TERMINATED:
             return runner.Outcome(runner.Outcome.TERMINATED)
         return runner.Outcome(
             runner.Outcome.FAILED, exception=f"RunProcessDied: {describe_exit(self.exit_status)}"

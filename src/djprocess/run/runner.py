@@ -35,6 +35,7 @@ from djprocess.backends.base import KillResult
 from djprocess.conf import settings
 from djprocess.exceptions import ProcessNotSaved
 from djprocess.logs import capture as logcapture
+from djprocess.run._results import RunResult, StopReason
 from djprocess.run.host import pid_namespace
 
 if TYPE_CHECKING:
@@ -42,22 +43,22 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("djprocess.run.runner")
 
-__all__ = ["DELETED", "claim", "execute"]
+__all__ = ["DELETED", "RunResult", "StopReason", "claim", "execute"]
 
 #: What :func:`record_stop` returns for a row deleted while its run was stopped.
-DELETED = "deleted"
+DELETED = StopReason.DELETED
 
 
 @dataclass(frozen=True)
 class Outcome:
     """How ``run()`` ended, as the process that ran it saw it."""
 
-    SUCCEEDED: ClassVar[str] = "succeeded"
-    FAILED: ClassVar[str] = "failed"
-    #: Stopped by a SIGTERM that djprocess did not send.
-    TERMINATED: ClassVar[str] = "terminated"
+    # The results by their older names here (Outcome.SUCCEEDED is RunResult.SUCCEEDED).
+    SUCCEEDED: ClassVar[RunResult] = RunResult.SUCCEEDED
+    FAILED: ClassVar[RunResult] = RunResult.FAILED
+    TERMINATED: ClassVar[RunResult] = RunResult.TERMINATED
 
-    kind: str
+    kind: RunResult
     exception: str = ""
     traceback: str = ""
 
@@ -200,8 +201,9 @@ def record_end(process: BaseProcess, outcome: Outcome, elapsed: timedelta, note:
 def record_stop(
     process: BaseProcess, reason: str, result: KillResult, elapsed: timedelta, note: str = ""
 ) -> str:
-    """Record a run its supervisor stopped: the status ``reason`` calls for (``"timeout"``:
-    ``timed_out``; ``"shutdown"``: ``failed``, the worker shut down; a status: the one
+    """Record a run its supervisor stopped: the status ``reason`` calls for
+    (:attr:`StopReason.TIMEOUT`: ``timed_out``; :attr:`StopReason.SHUTDOWN`: ``failed``, the
+    worker shut down; :attr:`StopReason.DELETED`: nothing, the row is gone; a status: the one
     already decided), ``finished_at``, how (``termination``, ``stop_signal``) and the log
     line. Returns the status stored, or :data:`DELETED`."""
     how = result.describe()
@@ -213,13 +215,13 @@ def record_stop(
             how,
         )
         return DELETED
-    if reason == "timeout":
+    if reason == StopReason.TIMEOUT:
         from djprocess.supervision.supervisor import decide_timeout
 
         decide_timeout(process)
         after = timedelta(seconds=round(elapsed.total_seconds()))
         why: str | None = f"timed out after {after}"
-    elif reason == "shutdown":
+    elif reason == StopReason.SHUTDOWN:
         compare_and_set(
             process,
             [status.RUNNING],
@@ -234,7 +236,11 @@ def record_stop(
 
     def line_for(found: str) -> str:
         # Our own words only if our decision won; a cancel that came first keeps its name.
-        expected = {"timeout": status.TIMED_OUT, "shutdown": status.FAILED}.get(reason)
+        decided: dict[str, str] = {
+            StopReason.TIMEOUT: status.TIMED_OUT,
+            StopReason.SHUTDOWN: status.FAILED,
+        }
+        expected = decided.get(reason)
         prefix = why if why and found == expected else found
         return f"{prefix}: {how}{note}"
 

@@ -12,6 +12,7 @@ from django.test import override_settings
 from unit_helpers import Make, sequences
 
 from djprocess import status
+from djprocess.backends.immediate import ImmediateBackend
 from djprocess.logs import capture as logcapture
 from djprocess_example.models import ExampleProcess
 
@@ -31,28 +32,41 @@ def test_records_inside_run_are_captured_with_their_level(make: Make) -> None:
     assert [line.message for line in other.logs.all()] == ["for the other one"]
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "djprocess",
-        "djprocess.logs",
-        "djprocess_celery",
-        "djprocess_celery.tasks",
-        "djprocess_celery.backend",
-        "celery",
-        "celery.worker.strategy",
-        "celery.app.trace",
-        "kombu.connection",
-        "amqp.connection",
-        "billiard.pool",
-        "django.db.backends",
-    ],
-)
-def test_djprocess_and_worker_internals_are_not_captured(make: Make, name: str) -> None:
+@pytest.mark.parametrize("name", ["djprocess", "djprocess.logs", "django.db.backends"])
+def test_djprocess_internals_are_not_captured(make: Make, name: str) -> None:
     process = make()
     with logcapture.capture(process):
         logging.getLogger(name).error("internal")
     assert process.log_count() == 0
+
+
+class QueueBackend(ImmediateBackend):
+    worker_loggers = ("myqueue",)
+
+
+def test_the_backends_worker_loggers_are_not_captured(make: Make) -> None:
+    process = make()
+    path = f"{__name__}.QueueBackend"
+    with override_settings(DJPROCESS_WORKER_BACKEND=path), logcapture.capture(process):
+        assert logcapture.ignored_loggers() == (*logcapture.IGNORED_LOGGERS, "myqueue")
+        logging.getLogger("myqueue.worker").error("internal")
+        logging.getLogger("myqueue").error("internal")
+        logging.getLogger("myqueueish").error("user code")
+        logging.getLogger("celery.app.trace").error("not this backend's worker")
+    assert [line.message for line in process.logs.all()] == [
+        "user code",
+        "not this backend's worker",
+    ]
+
+
+def test_a_backend_that_cannot_be_loaded_leaves_djprocess_own_ignored(make: Make) -> None:
+    process = make()
+    with override_settings(DJPROCESS_WORKER_BACKEND="no_such_module.Backend"):
+        assert logcapture.ignored_loggers() == logcapture.IGNORED_LOGGERS
+        with logcapture.capture(process):
+            logging.getLogger("djprocess.run").error("internal")
+            logging.getLogger("app").error("user code")
+    assert [line.message for line in process.logs.all()] == ["user code"]
 
 
 @pytest.mark.parametrize("name", ["djprocess_example.work", "celeryish", "kombucha.brew", "app"])
