@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from django.test import override_settings
 from django.utils import timezone
 
 from djprocess import _clock as clock
 from djprocess import status
 from djprocess._transitions import compare_and_set
+from djprocess.checks import check_settings
 from djprocess_example.models import ExampleProcess
 
 
@@ -68,3 +71,9 @@ needs_concurrent_connections = pytest.mark.skipif(
     django_settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"),
     reason="in-memory SQLite test database: no concurrent connections (see tests/property)",
 )
+
+
+def check_ids(**settings: Any) -> list[str]:
+    """The ids of the messages djprocess's settings checks give with ``settings`` overridden."""
+    with override_settings(**settings):
+        return [message.id or "" for message in check_settings()]

@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.test import override_settings
+from unit_helpers import check_ids
 
 from djprocess.backends import get_backend
-from djprocess.checks import check_settings
 
 pytestmark = pytest.mark.celery
 
@@ -18,14 +16,9 @@ NATIVE = "djprocess_subprocess.native.NativeExecutor"
 GVISOR = "djprocess_gvisor.executor.GvisorExecutor"
 
 
-def ids(**settings: Any) -> list[str]:
-    with override_settings(**settings):
-        return [message.id or "" for message in check_settings()]
-
-
 def test_an_option_the_backend_does_not_take_is_refused() -> None:
-    assert "djprocess.E017" in ids(DJPROCESS_WORKER_BACKEND_OPTIONS={"colour": "red"})
-    assert "djprocess.E017" in ids(DJPROCESS_WORKER_BACKEND_OPTIONS=["executor"])
+    assert "djprocess.E017" in check_ids(DJPROCESS_WORKER_BACKEND_OPTIONS={"colour": "red"})
+    assert "djprocess.E017" in check_ids(DJPROCESS_WORKER_BACKEND_OPTIONS=["executor"])
     with (
         override_settings(DJPROCESS_WORKER_BACKEND_OPTIONS={"colour": "red"}),
         pytest.raises(TypeError, match="colour"),
@@ -35,12 +28,14 @@ def test_an_option_the_backend_does_not_take_is_refused() -> None:
 
 def test_executor_settings_with_a_backend_that_ignores_them_are_refused() -> None:
     # The Celery backend forks its runs: a gVisor executor would be silently ignored.
-    assert ids(DJPROCESS_SUBPROCESS_EXECUTOR=GVISOR) == ["djprocess.E018"]
-    assert ids(DJPROCESS_GVISOR_NETWORK="none") == ["djprocess.E018"]
+    assert check_ids(DJPROCESS_SUBPROCESS_EXECUTOR=GVISOR) == ["djprocess.E018"]
+    assert check_ids(DJPROCESS_GVISOR_NETWORK="none") == ["djprocess.E018"]
     # The subprocess backend with the native executor ignores the gVisor settings.
-    assert ids(
+    assert check_ids(
         DJPROCESS_WORKER_BACKEND=SUBPROCESS,
         DJPROCESS_SUBPROCESS_EXECUTOR=NATIVE,
         DJPROCESS_GVISOR_NETWORK="none",
     ) == ["djprocess.E018"]
-    assert ids(DJPROCESS_WORKER_BACKEND=SUBPROCESS, DJPROCESS_SUBPROCESS_EXECUTOR=NATIVE) == []
+    assert (
+        check_ids(DJPROCESS_WORKER_BACKEND=SUBPROCESS, DJPROCESS_SUBPROCESS_EXECUTOR=NATIVE) == []
+    )

@@ -3,12 +3,9 @@ runsc missing or unable to start a sandbox, and the network mode."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.test import override_settings
-
-from djprocess.checks import check_settings
+from unit_helpers import check_ids
 
 pytestmark = pytest.mark.celery
 
@@ -16,25 +13,22 @@ SUBPROCESS = "djprocess_subprocess.backend.SubprocessWorkerBackend"
 GVISOR = "djprocess_gvisor.executor.GvisorExecutor"
 
 
-def ids(**settings: Any) -> list[str]:
-    with override_settings(**settings):
-        return [message.id or "" for message in check_settings()]
-
-
 GVISOR_SETTINGS = {"DJPROCESS_WORKER_BACKEND": SUBPROCESS, "DJPROCESS_SUBPROCESS_EXECUTOR": GVISOR}
 
 
 def test_gvisor_works_on_this_host() -> None:
-    assert ids(**GVISOR_SETTINGS) == []
+    assert check_ids(**GVISOR_SETTINGS) == []
 
 
 def test_runsc_missing_is_reported_at_startup() -> None:
-    found = ids(**GVISOR_SETTINGS, DJPROCESS_GVISOR_RUNSC_PATH="/nonexistent/runsc")
+    found = check_ids(**GVISOR_SETTINGS, DJPROCESS_GVISOR_RUNSC_PATH="/nonexistent/runsc")
     assert found == ["djprocess_gvisor.E001"]
 
 
 def test_runsc_that_cannot_start_a_sandbox_is_reported_at_startup() -> None:
-    found = ids(**GVISOR_SETTINGS, DJPROCESS_GVISOR_RUNSC_FLAGS=["--platform=no-such-platform"])
+    found = check_ids(
+        **GVISOR_SETTINGS, DJPROCESS_GVISOR_RUNSC_FLAGS=["--platform=no-such-platform"]
+    )
     assert found == ["djprocess_gvisor.E002"]
 
 
@@ -45,5 +39,9 @@ def test_network_is_none_unless_set_and_host_is_warned_about() -> None:
         assert GvisorExecutor().network == "none"
         assert "--network" in (command := GvisorExecutor().runsc("list"))
         assert command[command.index("--network") + 1] == "none"
-    assert ids(**GVISOR_SETTINGS, DJPROCESS_GVISOR_NETWORK="host") == ["djprocess_gvisor.W001"]
-    assert ids(**GVISOR_SETTINGS, DJPROCESS_GVISOR_NETWORK="bridge") == ["djprocess_gvisor.E003"]
+    assert check_ids(**GVISOR_SETTINGS, DJPROCESS_GVISOR_NETWORK="host") == [
+        "djprocess_gvisor.W001"
+    ]
+    assert check_ids(**GVISOR_SETTINGS, DJPROCESS_GVISOR_NETWORK="bridge") == [
+        "djprocess_gvisor.E003"
+    ]

@@ -5,23 +5,16 @@ backend's options and of ignored executor settings: ``djprocess/test_checks_back
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.test import override_settings
+from unit_helpers import check_ids
 
 from djprocess.backends import get_backend
-from djprocess.checks import check_settings
 
 pytestmark = pytest.mark.celery
 
 SUBPROCESS = "djprocess_subprocess.backend.SubprocessWorkerBackend"
 GVISOR = "djprocess_gvisor.executor.GvisorExecutor"
-
-
-def ids(**settings: Any) -> list[str]:
-    with override_settings(**settings):
-        return [message.id or "" for message in check_settings()]
 
 
 def test_flags_follow_the_executor() -> None:
@@ -58,5 +51,5 @@ def test_backend_options_choose_the_executor_over_the_setting() -> None:
 
 
 def test_an_executor_that_cannot_be_imported_is_reported() -> None:
-    found = ids(DJPROCESS_WORKER_BACKEND=SUBPROCESS, DJPROCESS_SUBPROCESS_EXECUTOR="no.Such")
+    found = check_ids(DJPROCESS_WORKER_BACKEND=SUBPROCESS, DJPROCESS_SUBPROCESS_EXECUTOR="no.Such")
     assert "djprocess.E019" in found or "djprocess.E017" in found
