@@ -104,6 +104,7 @@ PG_PATHS = (
     "tests/unit/djprocess/logs/test_sql_portable.py",
     "tests/unit/djprocess/logs/test_connections_pgbouncer.py",
     "tests/unit/djprocess/test_django.py",
+    "tests/unit/djprocess/run/test_localsupervisor.py",
 )
 
 

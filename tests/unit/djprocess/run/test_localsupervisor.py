@@ -509,6 +509,9 @@ def supervise_in_a_subreaper(process: ExampleProcess, task_id: str) -> dict[str,
     """Run ``process`` under a supervisor in a forked helper that is a child subreaper (as
     a worker's pool child is); returns what it saw: the status and the log messages."""
     read_fd, write_fd = os.pipe()
+    # Never share a database socket with the helper (as the supervisor never does with a
+    # run): on PostgreSQL, the helper closing its copy would end this process's session.
+    connection.close()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the helper; its coverage is measured all the same
         code = 1
