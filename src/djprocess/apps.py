@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 
+__all__ = ["DjprocessConfig"]
+
 
 class DjprocessConfig(AppConfig):
     """Registers the djprocess system checks (settings, and log models)."""

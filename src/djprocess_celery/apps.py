@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 
+__all__ = ["DjprocessCeleryConfig"]
+
 
 class DjprocessCeleryConfig(AppConfig):
     """Declares the Celery settings; loads the tasks, the worker remote-control commands

@@ -37,6 +37,8 @@ from celery.worker.control import control_command, inspect_command
 from djprocess.run.host import pid_running
 from djprocess_celery.replies import TaskReply
 
+__all__ = ["djprocess_signal", "djprocess_status"]
+
 #: Ids of the tasks this worker received, oldest first, bounded. A reply carries
 #: ``known`` so a caller can tell the worker that owns a task from others answering
 #: to the same node name (two ``celery worker`` started without ``-n`` on one host

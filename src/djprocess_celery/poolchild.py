@@ -9,6 +9,8 @@ from celery.signals import worker_process_init
 
 from djprocess.run import localsupervisor
 
+__all__ = ["prepare_pool_child", "reset_broker_pools"]
+
 
 def reset_broker_pools() -> None:
     """In a run child: drop the Celery connection pools inherited from the pool child.

@@ -19,6 +19,8 @@ from djprocess.run import localsupervisor
 from djprocess.supervision.lost import record_task_lost
 from djprocess.supervision.sweeper import Sweeper
 
+__all__ = ["PROCESS_TASK_NAMES", "on_process_task_failure", "start_sweeper", "stop_sweeper"]
+
 logger = logging.getLogger("djprocess_celery.receivers")
 
 PROCESS_TASK_NAME = "djprocess.run_process"

@@ -23,6 +23,8 @@ from celery.utils.nodenames import default_nodename, nodesplit
 
 from djprocess_celery.conf import process_queue, supervisor_queue
 
+__all__ = ["check_pool", "check_settings", "rename_default_nodename", "unique_nodename"]
+
 logger = logging.getLogger("djprocess_celery.startup")
 
 

@@ -7,6 +7,8 @@ from django.contrib import admin
 from djprocess.admin import ProcessAdmin, ProcessLogAdmin
 from djprocess_example.models import ExampleProcess, ExampleProcessLog
 
+__all__ = ["ExampleProcessAdmin"]
+
 
 @admin.register(ExampleProcess)
 class ExampleProcessAdmin(ProcessAdmin):

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 
+__all__ = ["DjprocessExampleConfig"]
+
 
 class DjprocessExampleConfig(AppConfig):
     name = "djprocess_example"

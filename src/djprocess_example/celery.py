@@ -6,6 +6,8 @@ import os
 
 from celery import Celery
 
+__all__ = ["app"]
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "djprocess_example.settings")
 
 app = Celery("djprocess_example")

@@ -19,6 +19,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+__all__ = ["EXPECTED", "run_demo"]
+
 EXPECTED = {"a": "succeeded", "b": "timed_out", "c": "timed_out", "d": "cancelled"}
 
 

@@ -16,6 +16,8 @@ from django.db import connection, models, transaction
 
 from djprocess.models import BaseProcess, BaseProcessLog
 
+__all__ = ["ExampleProcess", "ExampleProcessLog"]
+
 logger = logging.getLogger("djprocess_example.work")
 
 

@@ -14,6 +14,8 @@ from django.dispatch import receiver
 from djprocess.signals import process_finished
 from djprocess_example.models import ExampleProcess
 
+__all__ = ["mail_admins_on_failure"]
+
 
 @receiver(process_finished, sender=ExampleProcess, dispatch_uid="example-mail-on-failure")
 def mail_admins_on_failure(

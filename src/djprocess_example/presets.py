@@ -8,6 +8,8 @@ from typing import Any
 
 from djprocess_example.models import ExampleProcess
 
+__all__ = ["PRESETS", "Preset"]
+
 
 @dataclass(frozen=True, kw_only=True)
 class Preset:

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from types import FrameType
 
+__all__ = ["configure", "run_server", "seed", "setup"]
+
 DEMO_USER = ("demo", "demo")
 
 

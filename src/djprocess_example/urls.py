@@ -8,6 +8,8 @@ from django.urls import URLPattern, URLResolver, include, path
 
 from djprocess_example import views
 
+__all__ = ["urlpatterns"]
+
 ui: list[URLPattern | URLResolver] = [
     path("", views.process_list, name="process_list"),
     path("processes/new/", views.create, name="create"),

@@ -26,6 +26,8 @@ from djprocess.admin.logs import log_page
 from djprocess_example.models import ExampleProcess
 from djprocess_example.presets import PRESETS
 
+__all__ = ["create", "log_lines", "operate", "process_detail", "process_list", "state"]
+
 #: Lines per page of the detail page's log; the most lines one tail request returns.
 PER_PAGE = 100
 TAIL_LIMIT = 500

@@ -20,6 +20,8 @@ from typing import IO, Any
 
 import psutil
 
+__all__ = ["Worker", "stop_all", "wait_until_ready"]
+
 
 @dataclass
 class Worker:

@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+__all__ = ["DjprocessSubprocessConfig"]
+
 
 class DjprocessSubprocessConfig(AppConfig):
     """Optional in ``INSTALLED_APPS``: it registers the task names djprocess 0.0.1 queued

@@ -1,4 +1,5 @@
-"""The package layout keeps its promises: no import circle, and backends use only public API.
+"""The package layout keeps its promises: no import circle, backends use only public API, and
+every public module says what is public in it (``__all__``).
 
 The import graph is read from the sources (``ast``), counting every import a module makes:
 at module level and inside functions, but not those under ``if TYPE_CHECKING:`` (they never
@@ -182,3 +183,67 @@ def test_backend_packages_import_only_names_in_all(package: str) -> None:
         if name not in getattr(importlib.import_module(module), "__all__", ())
     }
     assert outside == set()
+
+
+#: Public modules with no ``__all__``, and why.
+WITHOUT_ALL = {
+    # Settings modules are star-imported by other settings (djprocess_test_settings): an
+    # __all__ would cut what they get.
+    "djprocess_example.settings",
+}
+
+
+def _public_modules() -> dict[str, Path]:
+    """Every module of the five packages whose own name has no leading ``_`` (a package's
+    ``__init__``, and ``__main__``, count as public), outside ``migrations``."""
+    found = {}
+    for package in (*PACKAGES, "djprocess_example"):
+        for path in (SRC / package).rglob("*.py"):
+            private = path.name.startswith("_") and path.name not in ("__init__.py", "__main__.py")
+            if "migrations" not in path.parts and not private:
+                found[_module_name(path)] = path
+    return found
+
+
+def _defines_names(tree: ast.Module) -> bool:
+    """The module defines a public name of its own (a function, class or assignment)."""
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            named = [node.name]
+        elif isinstance(node, ast.Assign):
+            named = [t.id for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            named = [node.target.id]
+        else:
+            continue
+        if any(not name.startswith("_") or name == "__version__" for name in named):
+            return True
+    return False
+
+
+#: The modules that must have an ``__all__``: public, and defining public names (not a
+#: package that only documents itself or re-exports).
+NEEDS_ALL = sorted(
+    name
+    for name, path in _public_modules().items()
+    if name not in WITHOUT_ALL and _defines_names(ast.parse(path.read_text()))
+)
+
+
+@pytest.mark.parametrize("module", NEEDS_ALL)
+def test_every_public_module_has_an_all_of_its_names(module: str) -> None:
+    import importlib
+
+    loaded = importlib.import_module(module)
+    public = getattr(loaded, "__all__", None)
+    assert isinstance(public, list), f"{module} has no __all__"
+    assert [name for name in public if not hasattr(loaded, name)] == []
+    assert len(set(public)) == len(public)
+
+
+def test_a_module_without_all_is_caught() -> None:
+    # djprocess.checks defines check functions: it must have an __all__ to pass.
+    assert {"djprocess.checks", "djprocess_celery.control", "djprocess_example.views"} <= set(
+        NEEDS_ALL
+    )
+    assert not _defines_names(ast.parse('"""Only a docstring."""\nfrom x import y\n'))

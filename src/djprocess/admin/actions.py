@@ -17,6 +17,8 @@ from djprocess import operations
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
 
+__all__ = ["cancel_processes", "report", "restart_processes", "start_processes"]
+
 #: Verb shown for each action, in buttons and in the action menu.
 LABELS = {"start": "Start", "cancel": "Cancel", "restart": "Re-run"}
 

@@ -19,6 +19,14 @@ from django.http import HttpRequest
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
 
+__all__ = [
+    "ProcessFilter",
+    "ProcessLogAdmin",
+    "ProcessLogAdminMixin",
+    "ProcessLogInline",
+    "log_page",
+]
+
 #: Lines per page of the change page's log.
 LOG_PER_PAGE = 100
 

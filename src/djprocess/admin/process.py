@@ -30,6 +30,8 @@ from djprocess.models import MANAGED_FIELDS
 if TYPE_CHECKING:
     from djprocess.models import BaseProcess
 
+__all__ = ["ProcessAdmin", "ProcessAdminMixin"]
+
 #: Read-only fields and computed columns shown in the "Run" section of the change page.
 RUN_FIELDS = (
     "status_badge",

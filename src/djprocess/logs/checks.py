@@ -20,6 +20,8 @@ from django.apps import AppConfig, apps
 from django.core.checks import CheckMessage, Warning
 from django.db import connections, models, router
 
+__all__ = ["check_log_models"]
+
 #: ``connection.vendor`` of the databases the log writer is tested on.
 TESTED_VENDORS = frozenset({"postgresql", "sqlite"})
 

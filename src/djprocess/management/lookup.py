@@ -17,6 +17,15 @@ from djprocess import operations, status
 from djprocess.backends.labels import resolve
 from djprocess.exceptions import UnknownProcessModel
 
+__all__ = [
+    "ProcessActionCommand",
+    "add_process_arguments",
+    "get_process",
+    "parse_statuses",
+    "process_model",
+    "process_model_labels",
+]
+
 #: Exit code of a usage error (unknown model label or primary key, bad option).
 USAGE = 2
 #: Exit code when the process was not in a state for the command, or did not succeed.

@@ -18,6 +18,8 @@ from djprocess.management.lookup import (
     process_model_labels,
 )
 
+__all__ = ["Command"]
+
 COLUMNS = ("MODEL", "PK", "STATUS", "PROGRESS", "DURATION", "STARTED", "HOW IT ENDED")
 
 

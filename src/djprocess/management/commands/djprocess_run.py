@@ -15,6 +15,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from djprocess import display, status
 from djprocess.management.lookup import REFUSED, add_process_arguments, get_process
 
+__all__ = ["Command"]
+
 PER_PAGE = 500
 
 

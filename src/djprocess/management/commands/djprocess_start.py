@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from djprocess.management.lookup import ProcessActionCommand
 
+__all__ = ["Command"]
+
 
 class Command(ProcessActionCommand):
     help = (

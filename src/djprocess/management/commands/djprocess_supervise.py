@@ -21,6 +21,8 @@ from django.db import DatabaseError
 from djprocess.conf import settings
 from djprocess.supervision.sweeper import Sweeper, sweep
 
+__all__ = ["Command"]
+
 
 class Command(BaseCommand):
     help = (

@@ -17,6 +17,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from djprocess import display, status
 from djprocess.management.lookup import REFUSED, USAGE, add_process_arguments, get_process
 
+__all__ = ["Command"]
+
 #: Exit code when the process was still running when the command stopped following it.
 STILL_RUNNING = 3
 BATCH = 500
