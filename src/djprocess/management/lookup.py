@@ -18,6 +18,8 @@ from djprocess.backends.labels import resolve
 from djprocess.exceptions import UnknownProcessModel
 
 __all__ = [
+    "REFUSED",
+    "USAGE",
     "ProcessActionCommand",
     "add_process_arguments",
     "get_process",

@@ -15,7 +15,7 @@ from djprocess import status
 from djprocess.backends.labels import resolve
 from djprocess.exceptions import UnknownProcessModel
 
-__all__ = ["Command", "parse_age"]
+__all__ = ["Command"]
 
 _AGE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
