@@ -52,11 +52,11 @@ def check_pool(sender: Any = None, **kwargs: Any) -> None:
     worker = sender
     if worker is None or process_queue() not in _djprocess_queues(worker):
         return
-    pool = str(getattr(worker, "pool_cls", "") or worker.app.conf.worker_pool or "prefork")
-    if "prefork" not in pool:
+    pool = getattr(worker, "pool_cls", "") or worker.app.conf.worker_pool or "prefork"
+    if "prefork" not in str(pool):
         message = (
             f"djprocess: this worker consumes the process queue {process_queue()!r} "
-            f"with the {pool} pool, which cannot stop a running process: timeouts and "
+            f"with the {_pool_name(pool)} pool, which cannot stop a running process: timeouts and "
             "cancel() would not stop work. Start it with -P prefork (or let it consume "
             "other queues only)."
         )
@@ -107,3 +107,21 @@ def rename_default_nodename(sender: Any = None, **kwargs: Any) -> None:
     worker.hostname = new
     # Tasks read their request.hostname from here; pool children are forked later.
     setup_worker_optimizations(worker.app, new)
+
+
+#: Celery's pool modules (``celery.concurrency.<module>``) and aliases, by the ``-P`` name
+#: that picks them.
+_POOL_NAMES = {"thread": "threads", "processes": "prefork"}
+
+
+def _pool_name(pool: object) -> str:
+    """The ``-P`` name of a worker's pool: ``pool_cls`` is a name, a dotted path or the class
+    (``celery.concurrency.thread.TaskPool`` → ``"threads"``)."""
+    if isinstance(pool, type):
+        text = pool.__module__
+    else:
+        text = str(pool).partition(":")[0]  # "celery.concurrency.prefork:TaskPool"
+        if text.endswith(".TaskPool"):
+            text = text.removesuffix(".TaskPool")
+    name = text.rpartition(".")[2]
+    return _POOL_NAMES.get(name, name)

@@ -103,7 +103,7 @@ class Command(BaseCommand):
             raise CommandError(f"--batch-size must be >= 1, got {batch_size}")
         cutoff = timezone.now() - age
         for model in process_models(options["model"]):
-            label = model._meta.label_lower
+            label = model._meta.label
             counter = counter_label(model)
             log_model, fk_name = model.log_model()
             db = router.db_for_write(model)
