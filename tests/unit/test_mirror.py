@@ -71,11 +71,6 @@ EXEMPT = {
         "(djprocess_test_settings.nocelery) and runs the processes of test_rerun.py's "
         "`immediate` fixture and of test_signals.py"
     ),
-    "djprocess/supervision/lost.py": (
-        "no test file of its own: record_task_lost() is reached through "
-        "djprocess_celery.receivers (tests/unit/djprocess_celery/test_receivers.py) and "
-        "covered by tests/integration/test_faults.py (worker lost)"
-    ),
     "djprocess/run/_statuswatcher.py": (
         "no unit test yet (covered by tests/integration/test_main_job.py, a cancel while "
         "running, and tests/integration/test_timeout_holds.py, database outages)"
@@ -110,14 +105,7 @@ EXEMPT = {
         "one line, executor_class(path)(**options), run by SubprocessWorkerBackend "
         "(tests/unit/djprocess_subprocess/test_backend.py)"
     ),
-    "djprocess_subprocess/launcher.py": (
-        "no unit test yet (covered by tests/integration/conformance: every subprocess and "
-        "gVisor run)"
-    ),
     "djprocess_gvisor/apps.py": "AppConfig with no code",
-    "djprocess_gvisor/bundle.py": (
-        "no unit test yet (covered by tests/integration/conformance/test_gvisor_sandbox.py)"
-    ),
     "djprocess_example/__init__.py": "only re-exports the Celery app",
     "djprocess_example/__main__.py": (
         "no unit test yet (tests/integration/test_operators_browser.py runs its runserver "

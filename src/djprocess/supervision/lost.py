@@ -31,7 +31,8 @@ def record_task_lost(model: Any, pk: Any, task_id: str, reason: str, label: str 
     ``failed`` by ``worker`` with ``reason`` (e.g. ``"WorkerLostError: ..."``) as its
     exception. A pending row is failed only if ``task_id`` is its dispatched task (a
     later dispatch is left alone); a running one through
-    :func:`~djprocess.supervision.supervisor.mark_worker_lost`. A deleted row is logged.
+    :func:`~djprocess.supervision.supervisor.mark_worker_lost`, unless it runs another task
+    by now (a re-run: left alone, with a warning). A deleted row is logged.
     Database errors are retried :data:`DB_ATTEMPTS` times on fresh connections, then
     logged (the supervisor finds the row later); never raises for them. ``label`` names
     the model in log messages as the task message did (default: the model's label)."""
@@ -43,6 +44,11 @@ def record_task_lost(model: Any, pk: Any, task_id: str, reason: str, label: str 
                 logger.warning(
                     "task %s failed for process %s pk=%r, now deleted", task_id, label, pk
                 )
+                return
+            if _superseded(process, task_id):
+                logger.warning("task %s failed for process %s pk=%r (%s), which runs task %s "
+                               "now: left alone", task_id, label, pk, reason,
+                               process.process_task_id)  # fmt: skip
                 return
             if process.status != status.PENDING or not _fail_unclaimed(process, task_id, reason):
                 # Running (or claimed while this waited for the row).
@@ -56,6 +62,17 @@ def record_task_lost(model: Any, pk: Any, task_id: str, reason: str, label: str 
                 logger.error("task %s for %s pk=%r failed (%s) and cannot be recorded: %s; "
                              "the supervisor will find it",
                              task_id, label, pk, reason, exc)  # fmt: skip
+
+
+def _superseded(process: Any, task_id: str) -> bool:
+    """The row runs another task than the lost one: a re-run claimed before the loss of an
+    earlier task was reported (a late write of an earlier run never lands on a re-run)."""
+    return bool(
+        process.status == status.RUNNING
+        and task_id
+        and process.process_task_id
+        and process.process_task_id != task_id
+    )
 
 
 def _fail_unclaimed(process: Any, task_id: str, reason: str) -> bool:

@@ -25,10 +25,10 @@ def test_worker_lost_receiver_marks_a_running_process_failed(make_process: MakeP
     from djprocess_celery.tasks import run_process
 
     process = make_process()
-    set_running(process)
+    set_running(process, task_id="run-task")
     on_process_task_failure(
         sender=run_process,
-        task_id="t",
+        task_id="run-task",
         exception=WorkerLostError("Worker exited prematurely: signal 9 (SIGKILL)."),
         args=[LABEL, process.pk],
     )
