@@ -105,6 +105,8 @@ PG_PATHS = (
     "tests/unit/djprocess/logs/test_connections_pgbouncer.py",
     "tests/unit/djprocess/test_django.py",
     "tests/unit/djprocess/run/test_localsupervisor.py",
+    "tests/unit/djprocess/run/test_child.py",
+    "tests/unit/djprocess/run/test_statuswatcher.py",
 )
 
 

@@ -71,18 +71,6 @@ EXEMPT = {
         "(djprocess_test_settings.nocelery) and runs the processes of test_rerun.py's "
         "`immediate` fixture and of test_signals.py"
     ),
-    "djprocess/run/_statuswatcher.py": (
-        "no unit test yet (covered by tests/integration/test_main_job.py, a cancel while "
-        "running, and tests/integration/test_timeout_holds.py, database outages)"
-    ),
-    "djprocess/run/child.py": (
-        "no unit test yet (covered by tests/integration: every run on a Celery worker is a "
-        "run child, e.g. test_main_job.py, test_stops_what_it_started.py)"
-    ),
-    "djprocess/run/launch.py": (
-        "no unit test yet (covered by tests/integration/test_main_job.py and "
-        "tests/integration/conformance: the fork and executor launchers)"
-    ),
     "djprocess_celery/apps.py": (
         "AppConfig: ready() imports the modules that register tasks, control commands and receivers"
     ),
