@@ -74,15 +74,9 @@ EXEMPT = {
     "djprocess_celery/apps.py": (
         "AppConfig: ready() imports the modules that register tasks, control commands and receivers"
     ),
-    "djprocess_celery/control.py": (
-        "no unit test yet (covered by tests/integration/test_control.py)"
-    ),
     "djprocess_celery/poolchild.py": (
         "no unit test yet (covered by tests/integration: every prefork pool child runs it, "
         "e.g. test_main_job.py)"
-    ),
-    "djprocess_celery/startup.py": (
-        "no unit test yet (covered by tests/integration/test_startup.py)"
     ),
     "djprocess_subprocess/apps.py": "AppConfig with no code",
     "djprocess_subprocess/executor.py": (
