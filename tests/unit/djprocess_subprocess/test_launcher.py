@@ -20,7 +20,6 @@ import select
 import signal
 import sqlite3
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,13 @@ from typing import Any
 import psutil
 import pytest
 from django.db import connection
+from process_helpers import (
+    assert_none_left,
+    gone,
+    reaped,
+    wait_for,
+    watch_until_gone,
+)
 from unit_helpers import Make
 
 from djprocess.run.output import STDERR_LEVEL, STDOUT_LEVEL, RunOutput
@@ -42,48 +48,12 @@ TESTS = Path(__file__).resolve().parents[2]
 LABEL = ExampleProcess._meta.label_lower
 
 
-def wait_for(condition: Callable[[], Any], seconds: float, what: str) -> Any:
-    deadline = time.monotonic() + seconds
-    while not (found := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
-    return found
-
-
-def reaped(poll: Callable[[], int | None], seconds: float = 30) -> int:
-    """Call ``poll`` until it gives a wait status; fail after ``seconds``."""
-    return wait_for(lambda: (s := poll()) is not None and (s,), seconds, "the reap")[0]
-
-
-def read_some(fd: int) -> bytes:
-    try:
-        return os.read(fd, 65536)
-    except BlockingIOError:
-        return b""
-
-
 def is_closed(fd: int) -> bool:
     try:
         os.fstat(fd)
     except OSError:
         return True
     return False
-
-
-def live_descendants() -> list[psutil.Process]:
-    found = []
-    for proc in psutil.Process().children(recursive=True):
-        with contextlib.suppress(psutil.NoSuchProcess):
-            if proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-    return found
-
-
-def gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
 
 
 class CleanupFails(NativeExecutor):
@@ -125,29 +95,7 @@ class Launched:
     def until_gone(self, seconds: float = 60) -> int:
         """Watch the run until its exit descriptor is readable, feeding what its pipes
         give; its ``waitpid`` status (via ``poll``)."""
-        handle = self.handle
-        readers = handle.readers()
-        exit_fd = handle.exit_fd()
-        assert exit_fd is not None
-        deadline = time.monotonic() + seconds
-        open_fds = set(readers)
-        while True:
-            left = deadline - time.monotonic()
-            assert left > 0, "the run did not end in time"
-            readable, _, _ = select.select([exit_fd, *open_fds], [], [], left)
-            for fd in readable:
-                if fd in open_fds:
-                    data = read_some(fd)
-                    readers[fd](data)
-                    if not data:
-                        open_fds.discard(fd)
-            if exit_fd in readable:
-                break
-        self.wait_status = reaped(handle.poll)
-        for fd in open_fds:  # what it wrote just before it ended
-            while data := read_some(fd):
-                readers[fd](data)
-            readers[fd](b"")
+        self.wait_status = watch_until_gone(self.handle, seconds)
         self.output.close()
         return self.wait_status
 
@@ -197,11 +145,7 @@ def launch(child_database: Path) -> Iterator[Callable[..., Launched]]:
     yield start
     for each in launched:
         each.cleanup()
-    left = live_descendants()
-    for proc in left:
-        proc.kill()
-    psutil.wait_procs(left, timeout=10)
-    assert left == [], "a test left a process behind"
+    assert_none_left()
 
 
 def child_messages(database: Path, process: ExampleProcess) -> list[str]:

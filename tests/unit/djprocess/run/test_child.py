@@ -23,10 +23,10 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import psutil
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection, connections
+from process_helpers import assert_none_left, live_descendants, wait_for
 from unit_helpers import Make
 
 from djprocess.exceptions import ProcessTerminated
@@ -157,17 +157,6 @@ class RunChild:
             os.close(self.report_fd)
 
 
-def live_descendants() -> list[psutil.Process]:
-    found = []
-    for proc in psutil.Process().children(recursive=True):
-        try:
-            if proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-        except psutil.NoSuchProcess:
-            pass
-    return found
-
-
 @pytest.fixture
 def start() -> Iterator[Callable[..., RunChild]]:
     """``start(process, **serve_kwargs)``: fork a run child. Afterwards every one is reaped
@@ -181,11 +170,7 @@ def start() -> Iterator[Callable[..., RunChild]]:
     yield fork_run
     for each in started:
         each.cleanup()
-    left = live_descendants()
-    for proc in left:
-        proc.kill()
-    psutil.wait_procs(left, timeout=10)
-    assert left == [], "a test left a process behind"
+    assert_none_left()
 
 
 @pytest.fixture
@@ -193,21 +178,6 @@ def channel() -> Iterator[Channel]:
     pipe = Channel()
     yield pipe
     pipe.close()
-
-
-def gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
-def wait_for(condition: Callable[[], Any], seconds: float, what: str) -> Any:
-    deadline = time.monotonic() + seconds
-    while not (found := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
-    return found
 
 
 # -- how run() ended -------------------------------------------------------------------

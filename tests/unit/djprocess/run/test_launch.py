@@ -22,6 +22,13 @@ from typing import Any
 import psutil
 import pytest
 from django.db import connections
+from process_helpers import (
+    assert_none_left,
+    gone,
+    reaped,
+    wait_for,
+    watch_until_gone,
+)
 from unit_helpers import Make
 
 from djprocess.run.launch import ForkHandle, ForkLauncher, pidfd_of, poll_child, signal_group
@@ -31,40 +38,6 @@ from djprocess_example.models import ExampleProcess
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CustomRun = Callable[[Callable[[ExampleProcess], None]], str]
-
-
-def wait_for(condition: Callable[[], Any], seconds: float, what: str) -> Any:
-    deadline = time.monotonic() + seconds
-    while not (found := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
-    return found
-
-
-def reaped(poll: Callable[[], int | None], seconds: float = 10) -> int:
-    """Call ``poll`` until it gives a wait status (0 included); fail after ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while (wait_status := poll()) is None:
-        assert time.monotonic() < deadline, "the process was not reaped in time"
-        time.sleep(0.01)
-    return wait_status
-
-
-def live_descendants() -> list[psutil.Process]:
-    found = []
-    for proc in psutil.Process().children(recursive=True):
-        with contextlib.suppress(psutil.NoSuchProcess):
-            if proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-    return found
-
-
-def gone(pid: int) -> bool:
-    """True once ``pid`` has ended (a zombie, or reaped by whoever)."""
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
 
 
 class Launched:
@@ -91,29 +64,7 @@ class Launched:
     def until_gone(self, seconds: float = 30) -> int:
         """Watch the run as the supervisor's loop does until its exit descriptor is readable,
         feeding what its pipes give; its ``waitpid`` status (via ``poll``)."""
-        handle = self.handle
-        readers = handle.readers()
-        exit_fd = handle.exit_fd()
-        assert exit_fd is not None
-        deadline = time.monotonic() + seconds
-        open_fds = set(readers)
-        while True:
-            left = deadline - time.monotonic()
-            assert left > 0, "the run did not end in time"
-            readable, _, _ = select.select([exit_fd, *open_fds], [], [], left)
-            for fd in readable:
-                if fd in open_fds:
-                    data = read_some(fd)
-                    readers[fd](data)
-                    if not data:
-                        open_fds.discard(fd)
-            if exit_fd in readable:
-                break
-        self.wait_status = reaped(handle.poll)
-        for fd in open_fds:  # what it wrote just before it ended
-            while data := read_some(fd):
-                readers[fd](data)
-            readers[fd](b"")
+        self.wait_status = watch_until_gone(self.handle, seconds)
         return self.wait_status
 
     def cleanup(self) -> None:
@@ -122,13 +73,6 @@ class Launched:
             self.wait_status = reaped(self.handle.poll)
         self.handle.close()
         self.output.close()
-
-
-def read_some(fd: int) -> bytes:
-    try:
-        return os.read(fd, 65536)
-    except BlockingIOError:
-        return b""
 
 
 @pytest.fixture
@@ -148,11 +92,7 @@ def launch() -> Iterator[Callable[..., Launched]]:
     yield start
     for each in launched:
         each.cleanup()
-    left = live_descendants()
-    for proc in left:
-        proc.kill()
-    psutil.wait_procs(left, timeout=10)
-    assert left == [], "a test left a process behind"
+    assert_none_left()
 
 
 @pytest.fixture

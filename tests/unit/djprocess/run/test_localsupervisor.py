@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from types import FrameType
@@ -29,6 +28,7 @@ from django.conf import settings as django_settings
 from django.db import OperationalError, connection, transaction
 from django.test import override_settings
 from django.utils import timezone
+from process_helpers import gone, wait_for
 from recording_backend import RecordingBackend
 from unit_helpers import messages
 
@@ -62,21 +62,6 @@ FAST_KILLS = override_settings(
     DJPROCESS_KILL_TERM_WAIT_SECONDS=0.2,
     DJPROCESS_STATUS_POLL_SECONDS=0.05,
 )
-
-
-def wait_for(condition: Callable[[], Any], seconds: float, what: str) -> Any:
-    """Poll ``condition`` until it returns something true; fail after ``seconds``. A read
-    that meets a table lock (in-memory SQLite, the supervisor writing) counts as not yet."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            found = condition()
-        except OperationalError:
-            found = None
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def dispatched(kind: str, **fields: Any) -> ExampleProcess:
@@ -588,15 +573,6 @@ def start_child() -> Iterator[StartChild]:
         child.stdout.close()
 
 
-def gone(child: subprocess.Popen[str]) -> bool:
-    """True once ``child`` has ended (whoever reaped it)."""
-    try:
-        proc = psutil.Process(child.pid)
-        return proc.status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
 def rest_of_output(child: subprocess.Popen[str]) -> str:
     assert child.stdout is not None
     return child.stdout.read()  # to end of file: the child is gone
@@ -609,7 +585,7 @@ def test_leftovers_that_obey_sigterm_are_stopped_with_it_and_counted(
 
     assert stop_leftovers(grace=30) == 2
 
-    assert all(gone(child) for child in children)
+    assert all(gone(child.pid) for child in children)
     assert [rest_of_output(child) for child in children] == ["SIGTERM\n", "SIGTERM\n"]
 
 
@@ -620,7 +596,7 @@ def test_a_leftover_that_ignores_sigterm_is_killed_after_the_grace(
 
     assert stop_leftovers(grace=0.2) == 1
 
-    assert gone(child)
+    assert gone(child.pid)
 
 
 def test_leftovers_are_killed_without_sigterm_when_asked(start_child: StartChild) -> None:
@@ -628,7 +604,7 @@ def test_leftovers_are_killed_without_sigterm_when_asked(start_child: StartChild
 
     assert stop_leftovers(kill_now=True, grace=30) == 1
 
-    assert gone(child)
+    assert gone(child.pid)
     assert rest_of_output(child) == ""  # no SIGTERM came first
 
 
@@ -645,7 +621,7 @@ def test_stop_run_everywhere_kills_every_process_carrying_the_runs_tag(
 
     assert stop_run_everywhere(tag) == 1
 
-    assert gone(tagged)
+    assert gone(tagged.pid)
     assert rest_of_output(tagged) == ""  # SIGKILL: no SIGTERM first
     assert other.poll() is None
 

@@ -15,16 +15,16 @@ import contextlib
 import os
 import select
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import DatabaseError, OperationalError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.backends.signals import connection_created
 from django.test import override_settings
+from process_helpers import wait_for
 from unit_helpers import Make, set_running
 
 from djprocess import _clock as clock
@@ -41,21 +41,6 @@ on_sqlite = django_settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
 FAST = override_settings(DJPROCESS_STATUS_POLL_SECONDS=0.02, DJPROCESS_HEARTBEAT_SECONDS=0.1)
 #: The row polled once a minute: only a kick (stop, decide_timeout) wakes the watcher.
 SLOW = override_settings(DJPROCESS_STATUS_POLL_SECONDS=60, DJPROCESS_HEARTBEAT_SECONDS=600)
-
-
-def wait_for(condition: Callable[[], Any], seconds: float, what: str) -> Any:
-    """Poll ``condition`` until it returns something true; fail after ``seconds``. A query
-    that meets the watcher's table lock (in-memory SQLite) counts as not yet."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            found = condition()
-        except OperationalError:
-            found = None
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
 
 
 def write(action: Callable[[], object]) -> None:
