@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 
 import pytest
+
+#: The test files that import Celery at module level (the others import it inside their
+#: ``celery``-marked tests): not even collected where Celery is not installed (the
+#: nocelery session, which deselects the ``celery`` mark but must import each file first).
+NEEDS_CELERY_TO_IMPORT = ["test_control.py", "test_startup.py", "test_poolchild.py"]
+
+if importlib.util.find_spec("celery") is None:
+    collect_ignore = NEEDS_CELERY_TO_IMPORT
 
 
 @pytest.fixture(autouse=True)
