@@ -42,7 +42,8 @@ from djprocess_subprocess.executor import ExecutionHandle
 from djprocess_subprocess.launcher import ExecutorLauncher, ExecutorRunHandle
 from djprocess_subprocess.native import NativeExecutor
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# The runner interpreter sets up the whole test project, Celery backend included.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.celery]
 
 TESTS = Path(__file__).resolve().parents[2]
 LABEL = ExampleProcess._meta.label_lower
